@@ -1,0 +1,354 @@
+/**
+ * Pilotfish's domain model: what the sidecar runs on once configuration has been parsed.
+ *
+ * Every object here is produced by config/decode (from a bootstrap file today, from xDS resources later),
+ * validated and deep-frozen. Nothing downstream of decode touches generated proto code or raw JSON.
+ * Durations are milliseconds; 0 means "disabled" where the field says so.
+ */
+
+/** An IP or host name plus a TCP port. */
+export interface SocketAddress {
+  /** IP literal (v4 or v6) or host name. */
+  readonly address: string;
+  /** TCP port; 0 asks the OS for a free one (listeners only). */
+  readonly port: number;
+}
+
+/** The sidecar's identity, sent to the discovery server and shown by the admin server. */
+export interface NodeInfo {
+  /** Unique id of this sidecar (Envoy `node.id`). */
+  readonly id: string;
+  /** Service this sidecar belongs to (Envoy `node.cluster`). */
+  readonly cluster: string;
+  /** Free-form metadata (Envoy `node.metadata`, a Struct). */
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** Where this node runs. */
+  readonly locality: Locality;
+}
+
+/** Region / zone / sub-zone, as Envoy's core.v3.Locality. */
+export interface Locality {
+  readonly region: string;
+  readonly zone: string;
+  readonly subZone: string;
+}
+
+/** The admin HTTP server. */
+export interface AdminConfig {
+  /** Where it listens; should be loopback. */
+  readonly address: SocketAddress;
+}
+
+/** Everything the sidecar starts with. */
+export interface Bootstrap {
+  /** This sidecar's identity. */
+  readonly node: NodeInfo;
+  /** The admin server, absent when the bootstrap has none. */
+  readonly admin: AdminConfig | undefined;
+  /** Listeners from `static_resources.listeners`. */
+  readonly listeners: readonly ListenerConfig[];
+  /** Clusters from `static_resources.clusters`. */
+  readonly clusters: readonly ClusterConfig[];
+}
+
+// ---------------------------------------------------------------------------------------------- listeners
+
+/** A downstream listener with one HTTP connection manager. */
+export interface ListenerConfig {
+  /** Listener name (unique). */
+  readonly name: string;
+  /** Bind address. */
+  readonly address: SocketAddress;
+  /** TLS termination; undefined means cleartext (h2c prior knowledge and HTTP/1.1). */
+  readonly tls: DownstreamTlsConfig | undefined;
+  /** The HTTP connection manager of the listener's only filter chain. */
+  readonly hcm: HttpConnectionManagerConfig;
+}
+
+/** A DownstreamTlsContext subset. */
+export interface DownstreamTlsConfig {
+  /** PEM certificate chain file. */
+  readonly certificateChainFile: string;
+  /** PEM private key file. */
+  readonly privateKeyFile: string;
+  /** PEM CA bundle used to verify client certificates, if any. */
+  readonly trustedCaFile: string | undefined;
+  /** Whether a client certificate is required. */
+  readonly requireClientCertificate: boolean;
+  /** ALPN protocols offered, in preference order (default h2, http/1.1). */
+  readonly alpnProtocols: readonly string[];
+}
+
+/** HttpConnectionManager subset plus the protocol limits we enforce downstream. */
+export interface HttpConnectionManagerConfig {
+  /** Prefix of this listener's stats. */
+  readonly statPrefix: string;
+  /** The inline route configuration. */
+  readonly routeConfig: RouteConfig;
+  /** HTTP filters in order; the last is always the router. */
+  readonly httpFilters: readonly HttpFilterConfig[];
+  /** Per-stream idle timeout (no bytes either way), ms; 0 disables. Envoy default 5 min. */
+  readonly streamIdleTimeoutMs: number;
+  /** Time allowed to receive the whole request, ms; 0 disables (Envoy default). */
+  readonly requestTimeoutMs: number;
+  /** Connection idle timeout (no streams), ms; 0 disables. Envoy default 1 h. */
+  readonly idleTimeoutMs: number;
+  /** Upper bound on any stream's life, ms; 0 disables. */
+  readonly maxStreamDurationMs: number;
+  /** Time streams in flight get to finish when draining, ms. Envoy default 5 s. */
+  readonly drainTimeoutMs: number;
+  /** Whether to generate `x-request-id` when absent. */
+  readonly generateRequestId: boolean;
+  /** Downstream HTTP/2 limits. */
+  readonly http2: Http2Limits;
+  /** Maximum number of request headers. Envoy default 100. */
+  readonly maxHeadersCount: number;
+  /** Maximum request header list size in KiB. Envoy default 60. */
+  readonly maxRequestHeadersKb: number;
+}
+
+/** One HTTP filter. Only the router exists so far. */
+export interface HttpFilterConfig {
+  /** Filter name as written in config. */
+  readonly name: string;
+  /** Which filter: the `@type` of its typed_config, mapped to our kinds. */
+  readonly kind: "router";
+}
+
+/** HTTP/2 settings for one side of the proxy. */
+export interface Http2Limits {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS. */
+  readonly maxConcurrentStreams: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE for streams. */
+  readonly initialStreamWindowSize: number;
+  /** Connection-level window. */
+  readonly initialConnectionWindowSize: number;
+}
+
+// ---------------------------------------------------------------------------------------------- routes
+
+/** RouteConfiguration: virtual hosts matched by :authority. */
+export interface RouteConfig {
+  /** Route configuration name. */
+  readonly name: string;
+  /** Virtual hosts in config order (precedence is decided by the route table). */
+  readonly virtualHosts: readonly VirtualHostConfig[];
+  /** Header mutations applied to every request / response that this config routes. */
+  readonly headers: HeaderMutations;
+}
+
+/** Header additions and removals (Envoy `*_headers_to_add` / `*_headers_to_remove`). */
+export interface HeaderMutations {
+  readonly requestToAdd: readonly HeaderValueOption[];
+  readonly requestToRemove: readonly string[];
+  readonly responseToAdd: readonly HeaderValueOption[];
+  readonly responseToRemove: readonly string[];
+}
+
+/** One header to add; `append` false overwrites (Envoy OVERWRITE_IF_EXISTS_OR_ADD). */
+export interface HeaderValueOption {
+  /** Lower-case header name. */
+  readonly name: string;
+  readonly value: string;
+  /** true: append to existing values; false: overwrite. */
+  readonly append: boolean;
+}
+
+/** A virtual host. */
+export interface VirtualHostConfig {
+  readonly name: string;
+  /** Domains: exact, `*.suffix`, `prefix.*` or `*`; lower-case. */
+  readonly domains: readonly string[];
+  /** Routes, matched first to last. */
+  readonly routes: readonly RouteEntryConfig[];
+  /** Default retry policy for routes without their own. */
+  readonly retryPolicy: RetryPolicyConfig | undefined;
+  readonly headers: HeaderMutations;
+}
+
+/** Path part of a route match. */
+export type PathMatch =
+  | { readonly kind: "prefix"; readonly value: string }
+  | { readonly kind: "path"; readonly value: string }
+  | { readonly kind: "regex"; readonly regex: string };
+
+/** Header matcher (Envoy HeaderMatcher subset). */
+export interface HeaderMatcherConfig {
+  /** Lower-case header name (pseudo-headers such as `:method` allowed). */
+  readonly name: string;
+  readonly kind: "exact" | "prefix" | "suffix" | "contains" | "regex" | "present";
+  /** Value to compare (regex source for `regex`, unused for `present`). */
+  readonly value: string;
+  /** For `present`: whether the header must be present (true) or absent (false). */
+  readonly present: boolean;
+  /** Invert the result. */
+  readonly invert: boolean;
+}
+
+/** A route's match. */
+export interface RouteMatchConfig {
+  readonly path: PathMatch;
+  /** Case sensitivity of prefix/path matching (Envoy default true). */
+  readonly caseSensitive: boolean;
+  /** All must match. */
+  readonly headers: readonly HeaderMatcherConfig[];
+  /** `grpc: {}`: only requests with content-type application/grpc*. */
+  readonly grpcOnly: boolean;
+}
+
+/** One route. */
+export interface RouteEntryConfig {
+  readonly name: string;
+  readonly match: RouteMatchConfig;
+  readonly action: RouteAction | DirectResponseAction;
+  readonly headers: HeaderMutations;
+}
+
+/** A cluster and its weight in `weighted_clusters` (a single `cluster` has weight 1). */
+export interface WeightedClusterConfig {
+  readonly name: string;
+  readonly weight: number;
+}
+
+/** How `:authority` is set upstream (APIPark pass_host: pass, node, rewrite). */
+export type HostRewrite =
+  | { readonly kind: "pass" }
+  | { readonly kind: "literal"; readonly value: string }
+  | { readonly kind: "endpoint" };
+
+/** Forward to a cluster. */
+export interface RouteAction {
+  readonly kind: "route";
+  /** One or more clusters; weights need not sum to anything in particular. */
+  readonly clusters: readonly WeightedClusterConfig[];
+  /** Replacement for the matched prefix, if any. */
+  readonly prefixRewrite: string | undefined;
+  readonly hostRewrite: HostRewrite;
+  /**
+   * Route timeout, ms, from the end of the request to the end of the response; 0 disables.
+   * undefined means unset: 15 s for plain HTTP, none for gRPC (see docs/configuration.md).
+   */
+  readonly timeoutMs: number | undefined;
+  /** Per-route stream idle timeout override, ms; undefined inherits the HCM's. */
+  readonly idleTimeoutMs: number | undefined;
+  readonly retryPolicy: RetryPolicyConfig | undefined;
+  /** `max_stream_duration`. */
+  readonly maxStreamDuration: MaxStreamDurationConfig;
+}
+
+/** RouteAction.max_stream_duration. */
+export interface MaxStreamDurationConfig {
+  /** Hard cap, ms; undefined means unset. */
+  readonly maxStreamDurationMs: number | undefined;
+  /** Cap on the grpc-timeout header, ms; 0 = uncapped; undefined = honour grpc-timeout uncapped. */
+  readonly grpcTimeoutHeaderMaxMs: number | undefined;
+  /** Subtracted from grpc-timeout, ms. */
+  readonly grpcTimeoutHeaderOffsetMs: number;
+}
+
+/** Answer locally. */
+export interface DirectResponseAction {
+  readonly kind: "direct";
+  readonly status: number;
+  /** Inline body, if any. */
+  readonly body: string | undefined;
+}
+
+/** Conditions of `retry_on`. */
+export type RetryOn =
+  | "5xx"
+  | "gateway-error"
+  | "reset"
+  | "connect-failure"
+  | "refused-stream"
+  | "retriable-status-codes"
+  | "retriable-4xx"
+  | "cancelled"
+  | "deadline-exceeded"
+  | "internal"
+  | "resource-exhausted"
+  | "unavailable";
+
+/** RetryPolicy subset. */
+export interface RetryPolicyConfig {
+  readonly retryOn: ReadonlySet<RetryOn>;
+  /** Default 1. */
+  readonly numRetries: number;
+  /** Per-attempt timeout, ms; 0 = none. */
+  readonly perTryTimeoutMs: number;
+  /** Backoff base, ms (Envoy default 25). */
+  readonly backoffBaseMs: number;
+  /** Backoff cap, ms (Envoy default 10 × base). */
+  readonly backoffMaxMs: number;
+  readonly retriableStatusCodes: ReadonlySet<number>;
+}
+
+// ---------------------------------------------------------------------------------------------- clusters
+
+/** Load-balancing policies we implement. */
+export type LbPolicy = "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM";
+
+/** Upstream protocol selection (Envoy HttpProtocolOptions). */
+export type UpstreamProtocol = "http1" | "http2" | "downstream";
+
+/** An upstream cluster. */
+export interface ClusterConfig {
+  readonly name: string;
+  /** Discovery type; only STATIC (and EDS, later) so far. */
+  readonly type: "STATIC";
+  readonly connectTimeoutMs: number;
+  readonly lbPolicy: LbPolicy;
+  readonly leastRequest: LeastRequestConfig;
+  /** Percent of healthy hosts under which the cluster balances over all hosts (default 50). */
+  readonly healthyPanicThreshold: number;
+  /** Endpoints grouped by locality. */
+  readonly endpoints: readonly LocalityEndpointsConfig[];
+  readonly protocol: UpstreamProtocol;
+  /** HTTP/2 upstream settings (used when the protocol is or may be HTTP/2). */
+  readonly http2: Http2Limits & {
+    /** Keepalive PING interval, ms; 0 disables. */
+    readonly keepaliveIntervalMs: number;
+    /** Time to wait for the PING ack, ms. */
+    readonly keepaliveTimeoutMs: number;
+  };
+  /** Close an upstream connection after this long without streams, ms; 0 disables. Envoy default 1 h. */
+  readonly idleTimeoutMs: number;
+  readonly circuitBreakers: CircuitBreakerConfig;
+}
+
+/** LeastRequestLbConfig. */
+export interface LeastRequestConfig {
+  /** Hosts sampled per pick (default 2). */
+  readonly choiceCount: number;
+  /** Exponent of active requests in the weighted form (default 1.0). */
+  readonly activeRequestBias: number;
+}
+
+/** Default-priority circuit-breaker thresholds. */
+export interface CircuitBreakerConfig {
+  readonly maxConnections: number;
+  readonly maxPendingRequests: number;
+  readonly maxRequests: number;
+  readonly maxRetries: number;
+}
+
+/** Endpoints of one locality. */
+export interface LocalityEndpointsConfig {
+  readonly locality: Locality;
+  /** Locality weight (default 1). */
+  readonly weight: number;
+  readonly endpoints: readonly EndpointConfig[];
+}
+
+/** EDS health status values we act on. */
+export type EndpointHealthStatus = "UNKNOWN" | "HEALTHY" | "UNHEALTHY" | "DRAINING" | "TIMEOUT" | "DEGRADED";
+
+/** One upstream endpoint. */
+export interface EndpointConfig {
+  readonly address: SocketAddress;
+  /** load_balancing_weight, default 1. */
+  readonly weight: number;
+  readonly healthStatus: EndpointHealthStatus;
+  /** Endpoint hostname, used for host rewrite by endpoint when set. */
+  readonly hostname: string | undefined;
+}
