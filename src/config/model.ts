@@ -49,6 +49,20 @@ export interface Bootstrap {
   readonly listeners: readonly ListenerConfig[];
   /** Clusters from `static_resources.clusters`. */
   readonly clusters: readonly ClusterConfig[];
+  /** `dynamic_resources` (ADS); absent for a static-only bootstrap. Optional so existing literals compile. */
+  readonly dynamicResources?: DynamicResourcesConfig | undefined;
+}
+
+/** Envoy `dynamic_resources` restricted to ADS: one gRPC stream to a static cluster. */
+export interface DynamicResourcesConfig {
+  /** Static cluster that points at the discovery server (`ads_config.grpc_services[0].envoy_grpc.cluster_name`). */
+  readonly adsClusterName: string;
+  /** `ads_config.api_type`: GRPC (state of the world) or DELTA_GRPC. */
+  readonly delta: boolean;
+  /** Listeners come over ADS (`lds_config: {ads: {}}`). */
+  readonly lds: boolean;
+  /** Clusters come over ADS (`cds_config: {ads: {}}`). */
+  readonly cds: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------- listeners
@@ -105,6 +119,18 @@ export interface HttpConnectionManagerConfig {
   readonly maxHeadersCount: number;
   /** Maximum request header list size in KiB. Envoy default 60. */
   readonly maxRequestHeadersKb: number;
+  /** Envoy `tracing`: absent when the connection manager does not trace. Optional so existing literals compile. */
+  readonly tracing?: TracingConfig | undefined;
+}
+
+/** HttpConnectionManager.tracing sampling, percentages 0..100 (Envoy defaults 100 each). */
+export interface TracingConfig {
+  /** Sampling of requests carrying `x-client-trace-id`. */
+  readonly clientSamplingPercent: number;
+  /** Sampling of requests without a trace decision. */
+  readonly randomSamplingPercent: number;
+  /** Cap applied after the other two. */
+  readonly overallSamplingPercent: number;
 }
 
 /** One HTTP filter. Only the router exists so far. */

@@ -1,0 +1,99 @@
+/**
+ * Cluster decoding (a static cluster or one CDS resource). Only STATIC discovery is implemented, so the
+ * endpoints come from the inline load_assignment. Defaults are Envoy's.
+ */
+import { RoutingPriority } from "../../gen/envoy/config/core/v3/base.js";
+import {
+  type Cluster,
+  Cluster_DiscoveryType as DiscoveryType,
+  Cluster_LbPolicy as PbLbPolicy,
+} from "../../gen/envoy/config/cluster/v3/cluster.js";
+import type { CircuitBreakers } from "../../gen/envoy/config/cluster/v3/circuit_breaker.js";
+import type { CircuitBreakerConfig, ClusterConfig, LbPolicy, LeastRequestConfig } from "../model.js";
+import { checkUpstreamTransportSocket, decodeUpstreamProtocol } from "./cluster-protocol.js";
+import { boundedUint, durationMs, percent } from "./common.js";
+import { decodeClusterLoadAssignment } from "./endpoint.js";
+import { at, type Errors, idx, notSupported, show, unsupportedValue } from "./field-errors.js";
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_HEALTHY_PANIC_THRESHOLD = 50;
+export const DEFAULT_CIRCUIT_BREAKERS: CircuitBreakerConfig = {
+  maxConnections: 1024,
+  maxPendingRequests: 1024,
+  maxRequests: 1024,
+  maxRetries: 3,
+};
+
+const LB_POLICIES: readonly LbPolicy[] = ["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM"];
+
+export function decodeCluster(c: Cluster, path: string, errors: Errors): ClusterConfig {
+  if (c.name === "") errors.add(at(path, "name"), "required");
+  if (c.type !== DiscoveryType.STATIC) {
+    errors.add(at(path, "type"), unsupportedValue(DiscoveryType[c.type] ?? c.type, ["STATIC"]));
+  }
+  if (c.edsClusterConfig !== undefined) errors.add(at(path, "eds_cluster_config"), notSupported("EDS"));
+  checkUpstreamTransportSocket(c, path, errors);
+  const connectTimeoutMs = durationMs(c.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS);
+  if (connectTimeoutMs <= 0) errors.add(at(path, "connect_timeout"), "must be greater than 0");
+  const lbName = PbLbPolicy[c.lbPolicy] ?? String(c.lbPolicy);
+  const lbPolicy: LbPolicy = (LB_POLICIES as readonly string[]).includes(lbName) ? (lbName as LbPolicy) : "ROUND_ROBIN";
+  if (lbPolicy !== lbName) errors.add(at(path, "lb_policy"), unsupportedValue(lbName, LB_POLICIES));
+  if (c.loadAssignment === undefined) errors.add(at(path, "load_assignment"), "required for a STATIC cluster");
+  const endpoints = c.loadAssignment ? decodeClusterLoadAssignment(c.loadAssignment, at(path, "load_assignment"), errors) : [];
+  const upstream = decodeUpstreamProtocol(c, path, errors);
+  return {
+    name: c.name,
+    type: "STATIC",
+    connectTimeoutMs,
+    lbPolicy,
+    leastRequest: decodeLeastRequest(c, at(path, "least_request_lb_config"), errors),
+    healthyPanicThreshold: percent(
+      c.commonLbConfig?.healthyPanicThreshold,
+      at(path, "common_lb_config.healthy_panic_threshold"),
+      errors,
+      DEFAULT_HEALTHY_PANIC_THRESHOLD,
+    ),
+    endpoints,
+    protocol: upstream.protocol,
+    http2: upstream.http2,
+    idleTimeoutMs: upstream.idleTimeoutMs,
+    circuitBreakers: decodeCircuitBreakers(c.circuitBreakers, at(path, "circuit_breakers"), errors),
+  };
+}
+
+function decodeLeastRequest(c: Cluster, path: string, errors: Errors): LeastRequestConfig {
+  const lr = c.leastRequestLbConfig;
+  const bias = lr?.activeRequestBias;
+  if (bias !== undefined && bias.runtimeKey !== "") errors.add(at(path, "active_request_bias.runtime_key"), notSupported());
+  const activeRequestBias = bias?.defaultValue ?? 1.0;
+  if (!(activeRequestBias >= 0)) errors.add(at(path, "active_request_bias.default_value"), `${show(activeRequestBias)} must be >= 0`);
+  return {
+    // Envoy requires at least 2 choices: with one, "least request" is just random.
+    choiceCount: boundedUint(lr?.choiceCount, at(path, "choice_count"), errors, 2, 2),
+    activeRequestBias,
+  };
+}
+
+/**
+ * Thresholds for DEFAULT priority. HIGH thresholds are accepted and unused: routes cannot select HIGH
+ * (route priority other than DEFAULT is rejected), so no request is ever counted against them.
+ */
+function decodeCircuitBreakers(cb: CircuitBreakers | undefined, path: string, errors: Errors): CircuitBreakerConfig {
+  let result = DEFAULT_CIRCUIT_BREAKERS;
+  const seen = new Set<RoutingPriority>();
+  (cb?.thresholds ?? []).forEach((t, i) => {
+    const p = idx(at(path, "thresholds"), i);
+    if (seen.has(t.priority)) errors.add(at(p, "priority"), `duplicate thresholds for priority ${RoutingPriority[t.priority]}`);
+    seen.add(t.priority);
+    if (t.trackRemaining) errors.add(at(p, "track_remaining"), notSupported());
+    if (t.priority !== RoutingPriority.DEFAULT) return;
+    const d = DEFAULT_CIRCUIT_BREAKERS;
+    result = {
+      maxConnections: boundedUint(t.maxConnections, at(p, "max_connections"), errors, d.maxConnections, 0),
+      maxPendingRequests: boundedUint(t.maxPendingRequests, at(p, "max_pending_requests"), errors, d.maxPendingRequests, 0),
+      maxRequests: boundedUint(t.maxRequests, at(p, "max_requests"), errors, d.maxRequests, 0),
+      maxRetries: boundedUint(t.maxRetries, at(p, "max_retries"), errors, d.maxRetries, 0),
+    };
+  });
+  return result;
+}

@@ -1,0 +1,53 @@
+/**
+ * Sidecar bootstrap loading: YAML/JSON text → strict proto3 JSON validation against proto/ → wire
+ * bytes → generated messages → domain model, deep-frozen. Every problem is collected before failing.
+ */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { ErrorCode, type FieldError, PilotfishError } from "../common/errors.js";
+import { deepFreeze } from "../common/freeze.js";
+import { Bootstrap as PbBootstrap } from "../gen/envoy/config/bootstrap/v3/bootstrap.js";
+import { decodeBootstrapMessage } from "./decode/bootstrap.js";
+import { type DecodeResult, Errors } from "./decode/field-errors.js";
+import { protoJsonToBinary } from "./decode/proto-json.js";
+import type { Bootstrap } from "./model.js";
+
+const BOOTSTRAP_TYPE = "envoy.config.bootstrap.v3.Bootstrap";
+
+/** Decodes a parsed bootstrap document (proto3 JSON object). Never throws on bad input. */
+export function decodeBootstrap(obj: unknown): DecodeResult<Bootstrap> {
+  const errors = new Errors();
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+    errors.add("(document)", `expected a mapping at the top level, got ${obj === null ? "an empty document" : typeof obj}`);
+    return { ok: false, errors: errors.list };
+  }
+  const bytes = protoJsonToBinary(BOOTSTRAP_TYPE, obj, "", errors);
+  if (bytes === undefined) return { ok: false, errors: errors.list };
+  const value = decodeBootstrapMessage(PbBootstrap.decode(bytes), errors);
+  if (errors.count > 0) return { ok: false, errors: errors.list };
+  return { ok: true, value: deepFreeze(value) };
+}
+
+/** Reads, parses and decodes a bootstrap file; throws PilotfishError CONFIG_UNREADABLE or CONFIG_INVALID. */
+export function loadBootstrapFile(path: string): Bootstrap {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new PilotfishError(ErrorCode.CONFIG_UNREADABLE, `cannot read ${path}: ${(err as Error).message}`, [], { cause: err });
+  }
+  let doc: unknown;
+  try {
+    // YAML 1.2 is a superset of JSON, so one parser serves both; duplicate keys are an error.
+    doc = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    const details: FieldError[] = [{ path: "(document)", message: (err as Error).message }];
+    throw new PilotfishError(ErrorCode.CONFIG_UNREADABLE, `cannot parse ${path}: ${(err as Error).message}`, details, { cause: err });
+  }
+  const result = decodeBootstrap(doc);
+  if (!result.ok) {
+    const n = result.errors.length;
+    throw new PilotfishError(ErrorCode.CONFIG_INVALID, `${path}: ${n} error${n === 1 ? "" : "s"} in the bootstrap`, result.errors);
+  }
+  return result.value;
+}
