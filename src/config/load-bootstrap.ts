@@ -23,9 +23,22 @@ export function decodeBootstrap(obj: unknown): DecodeResult<Bootstrap> {
   }
   const bytes = protoJsonToBinary(BOOTSTRAP_TYPE, obj, "", errors);
   if (bytes === undefined) return { ok: false, errors: errors.list };
-  const value = decodeBootstrapMessage(PbBootstrap.decode(bytes), errors);
+  // Semantic checks run even after structural errors so one run reports everything; the invalid fields
+  // were dropped, so semantic complaints about them (e.g. "required") would only repeat the first error.
+  const semantic = new Errors();
+  const value = decodeBootstrapMessage(PbBootstrap.decode(bytes), semantic);
+  const structural = errors.list.map((e) => e.path);
+  for (const e of semantic.list) {
+    if (!structural.some((p) => related(p, e.path))) errors.add(e.path, e.message);
+  }
   if (errors.count > 0) return { ok: false, errors: errors.list };
   return { ok: true, value: deepFreeze(value) };
+}
+
+/** Whether one path is the other or lies under it. */
+function related(a: string, b: string): boolean {
+  const under = (x: string, y: string) => x === y || x.startsWith(`${y}.`) || x.startsWith(`${y}[`);
+  return under(a, b) || under(b, a);
 }
 
 /** Reads, parses and decodes a bootstrap file; throws PilotfishError CONFIG_UNREADABLE or CONFIG_INVALID. */

@@ -258,14 +258,14 @@ function valueToCanonical(v: Json): Canonical {
 }
 
 /**
- * Validates proto3 JSON of the message `typeName` and encodes it to wire bytes.
- * Returns undefined (with errors recorded) when anything is wrong.
+ * Validates proto3 JSON of the message `typeName` and encodes it to wire bytes. Invalid fields are
+ * recorded in `errors` and left out of the bytes, so semantic checks can still run on the rest; the
+ * result is undefined only when the top level itself is not an object.
  */
 export function protoJsonToBinary(typeName: string, value: Json, path: string, errors: Errors): Uint8Array | undefined {
   const type = lookupMessage(typeName);
   if (!type) throw new Error(`pilotfish: ${typeName} missing from proto/`);
-  const before = errors.count;
   const canonical = walkMessage(type, value, path, errors);
-  if (canonical === undefined || errors.count > before) return undefined;
+  if (canonical === undefined) return undefined;
   return type.encode(type.fromObject(canonical)).finish();
 }
