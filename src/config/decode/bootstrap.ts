@@ -10,6 +10,7 @@ import { decodeAddress, decodeLocality } from "./common.js";
 import { decodeDynamicResources } from "./dynamic-resources.js";
 import { at, type Errors, idx, notSupported, show } from "./field-errors.js";
 import { decodeListener } from "./listener.js";
+import { clusterRefPaths } from "./route-action.js";
 
 export function decodeBootstrapMessage(b: PbBootstrap, errors: Errors): Bootstrap {
   const listeners = (b.staticResources?.listeners ?? []).map((l, i) =>
@@ -79,19 +80,15 @@ function checkUnique(items: readonly { name: string }[], path: string, what: str
 }
 
 function checkRouteClusters(listeners: readonly ListenerConfig[], defined: ReadonlySet<string>, errors: Errors): void {
-  listeners.forEach((l, li) => {
-    const rc = `${idx("static_resources.listeners", li)}.filter_chains[0].filters[0].typed_config.route_config`;
-    l.hcm.routeConfig.virtualHosts.forEach((vh, vi) => {
-      vh.routes.forEach((r, ri) => {
-        if (r.action.kind !== "route") return;
-        const rp = `${idx(at(rc, "virtual_hosts"), vi)}.routes[${ri}].route`;
-        const weighted = r.action.clusters.length !== 1 || r.action.clusters[0].weight !== 1;
-        r.action.clusters.forEach((c, ci) => {
-          if (c.name === "" || defined.has(c.name)) return;
-          const p = weighted ? `${rp}.weighted_clusters.clusters[${ci}].name` : `${rp}.cluster`;
-          errors.add(p, `cluster ${show(c.name)} is not defined in static_resources.clusters`);
-        });
-      });
-    });
-  });
+  for (const l of listeners) {
+    for (const vh of l.hcm.routeConfig.virtualHosts) {
+      for (const r of vh.routes) {
+        if (r.action.kind !== "route") continue;
+        for (const c of r.action.clusters) {
+          if (c.name === "" || defined.has(c.name)) continue;
+          errors.add(clusterRefPaths.get(c) ?? "static_resources.listeners", `cluster ${show(c.name)} is not defined in static_resources.clusters`);
+        }
+      }
+    }
+  }
 }

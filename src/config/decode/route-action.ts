@@ -9,6 +9,12 @@ import { dataSourceInline, durationMs, optionalDurationMs } from "./common.js";
 import { at, type Errors, idx, notSupported, show, unsupportedValue } from "./field-errors.js";
 import { decodeRetryPolicy } from "./retry-policy.js";
 
+/**
+ * Where each cluster reference was written, keyed by the decoded object: the bootstrap's cross-resource
+ * check names `route.cluster` or `weighted_clusters.clusters[i].name` exactly as the user wrote it.
+ */
+export const clusterRefPaths = new WeakMap<WeightedClusterConfig, string>();
+
 export function decodeRouteAction(
   a: PbRouteAction,
   path: string,
@@ -44,16 +50,22 @@ function decodeClusterSpecifier(a: PbRouteAction, path: string, errors: Errors):
     case "clusterHeader":
       errors.add(at(path, "cluster_header"), notSupported());
       return [];
-    case "cluster":
+    case "cluster": {
       if (spec.value === "") errors.add(at(path, "cluster"), "must not be empty");
-      return [{ name: spec.value, weight: 1 }];
+      const ref = { name: spec.value, weight: 1 };
+      clusterRefPaths.set(ref, at(path, "cluster"));
+      return [ref];
+    }
     case "weightedClusters": {
       const p = at(path, "weighted_clusters");
       const wc = spec.value;
       if (wc.clusters.length === 0) errors.add(at(p, "clusters"), "at least one cluster is required");
       const out = wc.clusters.map((c, i) => {
-        if (c.name === "") errors.add(at(idx(at(p, "clusters"), i), "name"), "required");
-        return { name: c.name, weight: c.weight ?? 0 };
+        const namePath = at(idx(at(p, "clusters"), i), "name");
+        if (c.name === "") errors.add(namePath, "required");
+        const ref = { name: c.name, weight: c.weight ?? 0 };
+        clusterRefPaths.set(ref, namePath);
+        return ref;
       });
       const sum = out.reduce((s, c) => s + c.weight, 0);
       if (wc.clusters.length > 0 && sum === 0) errors.add(at(p, "clusters"), "the weights sum to 0");

@@ -89,6 +89,12 @@ const cases: Case[] = [
     message: ['"nope"', "not defined"],
   },
   {
+    name: "weighted cluster naming an undefined cluster",
+    mutate: (_d, p) => (p.route.route = { weighted_clusters: { clusters: [{ name: "ghost", weight: 1 }] } }),
+    path: `${ROUTE_PATH}.route.weighted_clusters.clusters[0].name`,
+    message: ['"ghost"', "not defined"],
+  },
+  {
     name: "duplicate cluster names",
     mutate: (d, p) => d.static_resources.clusters.push(structuredClone(p.cluster)),
     path: "static_resources.clusters[1].name",
