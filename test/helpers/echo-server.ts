@@ -329,7 +329,12 @@ export async function startEchoServer(opts: EchoServerOptions = {}): Promise<Ech
       });
       call.on("error", () => undefined);
       call.on("end", () => {
-        if (h.record.statusSent || h.record.cancelled) return;
+        // Node ends the readable side of an HTTP/2 stream also when it is reset: give the reset's
+        // 'cancelled' a turn of the event loop to arrive before taking 'end' as a half-close.
+        setImmediate(() => onHalfClose());
+      });
+      const onHalfClose = (): void => {
+        if (h.record.statusSent || h.record.cancelled || call.cancelled) return;
         const req = first ?? decode({});
         if (req.hang) return;
         if (!headersSent) call.sendMetadata(headerMetadata(req, call.metadata, name));
@@ -337,7 +342,7 @@ export async function startEchoServer(opts: EchoServerOptions = {}): Promise<Ech
         finish(h);
         if (req.statusCode !== 0) cb(errorFor(req, trailers));
         else cb(null, response(req, 0, tracker, payloadCache), trailers);
-      });
+      };
     },
 
     Bidi(call: grpc.ServerDuplexStream<Partial<DecodedEchoRequest>, EchoResponse>) {
@@ -389,8 +394,9 @@ export async function startEchoServer(opts: EchoServerOptions = {}): Promise<Ech
       });
       call.on("error", () => undefined);
       call.on("end", () => {
-        chain = chain.then(() => {
-          if (h.record.statusSent || h.record.cancelled || hanging) return;
+        // See ClientStream: a reset also ends the readable side; let 'cancelled' arrive first.
+        chain = chain.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(() => {
+          if (h.record.statusSent || h.record.cancelled || call.cancelled || hanging) return;
           const req = first ?? decode({});
           if (!headersSent) call.sendMetadata(headerMetadata(req, call.metadata, name));
           finish(h);

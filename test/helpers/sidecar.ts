@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { deferred, REPO_ROOT, withTimeout } from "./util.js";
 
 export const NODE_BIN = join(REPO_ROOT, "node_modules", ".bin", "node");
-export const CLI_MAIN = join(REPO_ROOT, "src", "cli", "main.ts");
+/** The CLI entry point; PILOTFISH_IT_CLI overrides it (e.g. to run the suite against another build). */
+export const CLI_MAIN = process.env.PILOTFISH_IT_CLI ?? join(REPO_ROOT, "src", "cli", "main.ts");
 
 export interface ExitInfo {
   code: number | null;

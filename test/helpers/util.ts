@@ -146,6 +146,8 @@ export interface Http2Result {
   headersEndStream: boolean;
   body: Buffer;
   trailers: http2.IncomingHttpHeaders | undefined;
+  /** RST_STREAM code if the stream was reset (undefined or 0 for a clean end). */
+  rstCode?: number | undefined;
 }
 
 /** A raw HTTP/2 (h2c) request on a fresh session; the session is closed afterwards. */
@@ -181,11 +183,14 @@ export async function http2Request(opts: {
           trailers = t;
         });
         req.on("data", (c: Buffer) => chunks.push(c));
-        req.on("end", () => {
-          if (!headers) reject(new Error("HTTP/2 stream ended without response headers"));
-          else resolve({ headers, headersEndStream, body: Buffer.concat(chunks), trailers });
-        });
-        req.on("error", reject);
+        const finish = (): void => {
+          if (!headers) reject(new Error(`HTTP/2 stream ended without response headers (rstCode ${req.rstCode})`));
+          else resolve({ headers, headersEndStream, body: Buffer.concat(chunks), trailers, rstCode: req.rstCode });
+        };
+        req.on("end", finish);
+        // A stream closed by RST_STREAM (even NO_ERROR) may never emit 'end'.
+        req.on("close", finish);
+        req.on("error", (err: Error) => (headers ? finish() : reject(err)));
         if (opts.body !== undefined) req.end(opts.body);
       }),
       timeoutMs,

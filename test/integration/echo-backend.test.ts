@@ -93,6 +93,16 @@ void describe("echo backend (direct, no sidecar)", { timeout: 60_000 }, () => {
     assert.equal(out.status.code, grpc.status.CANCELLED);
     await withTimeout(rec.whenCancelled, 3000, "server saw cancel");
 
+    const first = deferred<void>();
+    const b = bidi(client, { onMessage: () => first.resolve() });
+    b.call.write({ message: "a" });
+    const brec = await echo.waitForCall(before + 1);
+    await withTimeout(first.promise, 3000, "first bidi response");
+    b.call.cancel();
+    assert.equal((await b.done).status.code, grpc.status.CANCELLED);
+    await withTimeout(brec.whenCancelled, 3000, "server saw bidi cancel");
+    assert.equal(brec.statusSent, false);
+
     const start = Date.now();
     const d = await unary(client, { hang: true }, { deadlineMs: 300 });
     assert.equal(d.status.code, grpc.status.DEADLINE_EXCEEDED);
