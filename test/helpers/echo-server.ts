@@ -34,6 +34,8 @@ export interface CallRecord {
   backpressureEvents: number;
   /** True while the handler waits for 'drain'. */
   waitingForDrain: boolean;
+  /** Date.now() when the request stream ended (client half-close, or a reset Node reports as an end). */
+  halfClosedAt: number | null;
   /** True once the handler itself ended the call (status sent: OK or error). */
   statusSent: boolean;
   /** True when the call ended without the handler sending a status (peer cancel/reset, or deadline). */
@@ -47,8 +49,11 @@ export interface CallRecord {
 }
 
 export interface EchoServerOptions {
-  /** Answer every call trailers-only with this status (e.g. UNAVAILABLE), ignoring the request. */
-  failAll?: { code: grpc.status; message?: string };
+  /**
+   * Answer every call trailers-only with this status (e.g. UNAVAILABLE), ignoring the request; after
+   * `delayMs` if given (Unary only; the other kinds answer at once).
+   */
+  failAll?: { code: grpc.status; message?: string; delayMs?: number };
   /** A label for messages (e.g. "healthy", "bad"); echoed in response header `x-echo-server`. */
   name?: string;
 }
@@ -196,6 +201,7 @@ export async function startEchoServer(opts: EchoServerOptions = {}): Promise<Ech
       messagesWritten: 0,
       backpressureEvents: 0,
       waitingForDrain: false,
+      halfClosedAt: null,
       statusSent: false,
       cancelled: false,
       cancelledAt: null,
@@ -244,8 +250,12 @@ export async function startEchoServer(opts: EchoServerOptions = {}): Promise<Ech
     Unary(call: grpc.ServerUnaryCall<Partial<DecodedEchoRequest>, EchoResponse>, cb: grpc.sendUnaryData<EchoResponse>) {
       const h = begin("Unary", call);
       if (opts.failAll) {
-        finish(h);
-        cb({ code: opts.failAll.code, details: opts.failAll.message ?? `${name} fails everything` });
+        const fail = opts.failAll;
+        void pause(fail.delayMs ?? 0, h).then((live) => {
+          if (!live) return;
+          finish(h);
+          cb({ code: fail.code, details: fail.message ?? `${name} fails everything` });
+        });
         return;
       }
       const req = decode(call.request);
@@ -329,6 +339,7 @@ export async function startEchoServer(opts: EchoServerOptions = {}): Promise<Ech
       });
       call.on("error", () => undefined);
       call.on("end", () => {
+        h.record.halfClosedAt = Date.now();
         // Node ends the readable side of an HTTP/2 stream also when it is reset: give the reset's
         // 'cancelled' a turn of the event loop to arrive before taking 'end' as a half-close.
         setImmediate(() => onHalfClose());
@@ -394,6 +405,7 @@ export async function startEchoServer(opts: EchoServerOptions = {}): Promise<Ech
       });
       call.on("error", () => undefined);
       call.on("end", () => {
+        h.record.halfClosedAt = Date.now();
         // See ClientStream: a reset also ends the readable side; let 'cancelled' arrive first.
         chain = chain.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(() => {
           if (h.record.statusSent || h.record.cancelled || call.cancelled || hanging) return;

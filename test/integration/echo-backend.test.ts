@@ -107,7 +107,7 @@ void describe("echo backend (direct, no sidecar)", { timeout: 60_000 }, () => {
     const d = await unary(client, { hang: true }, { deadlineMs: 300 });
     assert.equal(d.status.code, grpc.status.DEADLINE_EXCEEDED);
     const drec = echo.calls.at(-1)!;
-    assert.ok(drec.deadline !== null && drec.deadline <= start + 300 + 5, `server deadline ${drec.deadline} vs ${start + 300}`);
+    assert.ok(drec.deadline !== null && drec.deadline <= start + 300 + 50, `server deadline ${drec.deadline} vs ${start + 300}`);
     await withTimeout(drec.whenCancelled, 3000, "server saw deadline end");
   });
 

@@ -7,12 +7,12 @@ import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { bootstrapYaml } from "../helpers/bootstrap.js";
-import { createEchoClient, ECHO_PATH_PREFIX, type EchoClient } from "../helpers/echo-proto.js";
+import { createEchoClient, ECHO_PATH_PREFIX, serializeEchoRequest, type EchoClient } from "../helpers/echo-proto.js";
 import { startEchoServer, type EchoServer } from "../helpers/echo-server.js";
 import { describeStatus, serverStream } from "../helpers/grpc-client.js";
 import { h2UpstreamBody, startH2Upstream, type H2Upstream } from "../helpers/h2-upstream.js";
 import { startSidecar, type Sidecar } from "../helpers/sidecar.js";
-import { http1Request, http2Request } from "../helpers/util.js";
+import { grpcFrame, http1Request, http2Request } from "../helpers/util.js";
 
 void describe("HTTP proxying", { timeout: 120_000 }, () => {
   let web: H2Upstream;
@@ -87,6 +87,22 @@ void describe("HTTP proxying", { timeout: 120_000 }, () => {
 
     const res2 = await http2Request({ port, path: "/slow/never-h2", timeoutMs: 5000 });
     assert.equal(res2.headers[":status"], 504);
+  });
+
+  void it("route timeout on a gRPC request: local reply is trailers-only :status 200 with non-OK grpc-status and grpc-message", { timeout: 15_000 }, async () => {
+    const res = await http2Request({
+      port,
+      method: "POST",
+      path: "/slow/pilotfish.test.Echo/Unary",
+      headers: { "content-type": "application/grpc", te: "trailers" },
+      body: grpcFrame(serializeEchoRequest({})),
+      timeoutMs: 5000,
+    });
+    assert.equal(res.headers[":status"], 200, `headers: ${JSON.stringify(res.headers)}`);
+    const code = res.headers["grpc-status"];
+    assert.ok(typeof code === "string" && code !== "0", `grpc-status ${String(code)}`);
+    assert.equal(typeof res.headers["grpc-message"], "string", "grpc-message missing");
+    assert.equal(res.headersEndStream, true, "not trailers-only");
   });
 
   void it("gRPC server stream of 1.5 s on a route without timeout survives (stream_idle_timeout 5s)", { timeout: 15_000 }, async () => {
