@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "src/gen/**", "node_modules/**", "deploy/**", "docs/**"] },
+  { ignores: ["dist/**", "src/gen/**", "node_modules/**", "deploy/**", "docs/**", "bin/**", "eslint.config.js", "test/bench/**/*.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -20,5 +20,4 @@ export default tseslint.config(
       "@typescript-eslint/require-await": "off",
     },
   },
-  { files: ["bin/**/*.js"], languageOptions: { globals: { process: "readonly" } } },
 );

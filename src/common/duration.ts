@@ -10,7 +10,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export function parseHumanDuration(text: string): number | undefined {
   const m = HUMAN.exec(text.trim());
   if (!m) return undefined;
-  return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
+  return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
 }
 
 /** Converts a decoded google.protobuf.Duration (seconds as bigint) to milliseconds. */

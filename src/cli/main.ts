@@ -1,0 +1,51 @@
+/**
+ * `pilotfish`: argument parsing and process lifecycle only. Exit codes: 0 ok, 1 runtime failure,
+ * 2 bad usage or bad config.
+ */
+import { Command, CommanderError } from "commander";
+import { runSidecar } from "./sidecar-command.js";
+import { runValidate } from "./validate-command.js";
+import { runDemo } from "./demo-command.js";
+import { EXIT_USAGE } from "./exit-codes.js";
+
+const program = new Command();
+program
+  .name("pilotfish")
+  .description("A service-mesh sidecar and xDS discovery server")
+  .exitOverride()
+  .showHelpAfterError();
+
+program
+  .command("sidecar")
+  .description("run the data plane from an Envoy v3 bootstrap (YAML or JSON)")
+  .requiredOption("-c, --config <file>", "bootstrap file")
+  .action(async (opts: { config: string }) => {
+    process.exitCode = await runSidecar(opts.config);
+  });
+
+program
+  .command("validate")
+  .description("check a bootstrap file; print every error with its field path; exit 1 on any")
+  .argument("<file>", "bootstrap file (YAML or JSON)")
+  .action((file: string) => {
+    process.exitCode = runValidate(file);
+  });
+
+program
+  .command("demo")
+  .description("run an example backend and a sidecar in front of it (until the full demo mesh lands)")
+  .option("--duration <seconds>", "stop after this many seconds", (v) => Number(v))
+  .action(async (opts: { duration?: number }) => {
+    process.exitCode = await runDemo(opts.duration);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : EXIT_USAGE;
+  } else {
+    process.stderr.write(`pilotfish: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

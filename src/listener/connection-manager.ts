@@ -1,0 +1,134 @@
+/**
+ * HttpConnectionManager: turns downstream HTTP/2 streams and HTTP/1.1 requests into RouterCalls
+ * against the current route table, and keeps the listener's `http.<stat_prefix>.*` stats.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { Random } from "../common/clock.js";
+import type { HttpConnectionManagerConfig } from "../config/model.js";
+import { RouteTable } from "../router/route-table.js";
+import { isGrpcContentType } from "../router/route-match.js";
+import type { Counter, Gauge, StatsStore } from "../stats/stats-store.js";
+import type { ClusterManager } from "../upstream/cluster-manager.js";
+import { H1Downstream, H2Downstream } from "./downstream.js";
+import { RouterCall } from "./router-call.js";
+
+const END_STREAM = 0x1;
+const NGHTTP2_CANCEL = 8;
+
+/** `http.<stat_prefix>.*` stats. */
+export interface HcmStats {
+  rqTotal: Counter;
+  rq1xx: Counter;
+  rq2xx: Counter;
+  rq3xx: Counter;
+  rq4xx: Counter;
+  rq5xx: Counter;
+  rqActive: Gauge;
+  noRoute: Counter;
+  directResponse: Counter;
+  rxReset: Counter;
+  idleTimeout: Counter;
+  cxTotal: Counter;
+  cxActive: Gauge;
+  cxHttp1Total: Counter;
+  cxHttp2Total: Counter;
+}
+
+function hcmStats(store: StatsStore, prefix: string): HcmStats {
+  const p = `http.${prefix}.`;
+  const c = (s: string): Counter => store.counter(p + s);
+  return {
+    rqTotal: c("downstream_rq_total"),
+    rq1xx: c("downstream_rq_1xx"),
+    rq2xx: c("downstream_rq_2xx"),
+    rq3xx: c("downstream_rq_3xx"),
+    rq4xx: c("downstream_rq_4xx"),
+    rq5xx: c("downstream_rq_5xx"),
+    rqActive: store.gauge(p + "downstream_rq_active"),
+    noRoute: c("no_route"),
+    directResponse: c("rq_direct_response"),
+    rxReset: c("downstream_rq_rx_reset"),
+    idleTimeout: c("downstream_rq_idle_timeout"),
+    cxTotal: c("downstream_cx_total"),
+    cxActive: store.gauge(p + "downstream_cx_active"),
+    cxHttp1Total: c("downstream_cx_http1_total"),
+    cxHttp2Total: c("downstream_cx_http2_total"),
+  };
+}
+
+/** One listener's connection manager. */
+export class ConnectionManager {
+  readonly stats: HcmStats;
+  /** The route table in force; replaced whole when routes change. */
+  routeTable: RouteTable;
+
+  constructor(
+    readonly config: HttpConnectionManagerConfig,
+    readonly clusters: ClusterManager,
+    readonly random: Random,
+    store: StatsStore,
+    /** Whether the listener terminates TLS (sets x-forwarded-proto). */
+    readonly tls: boolean,
+  ) {
+    this.stats = hcmStats(store, config.statPrefix);
+    this.routeTable = new RouteTable(config.routeConfig);
+  }
+
+  /** A new HTTP/2 stream. */
+  onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
+    this.stats.rqTotal.inc();
+    this.stats.rqActive.value++;
+    const ds = new H2Downstream(stream);
+    const call = new RouterCall(this, ds, headers, isGrpcContentType(headers["content-type"]), (flags & END_STREAM) !== 0);
+    stream.on("close", call.onDownstreamClose);
+    stream.on("wantTrailers", call.onWantTrailers);
+    stream.on("error", ignore);
+    const idle = this.config.streamIdleTimeoutMs;
+    if (idle > 0) {
+      stream.setTimeout(idle, () => {
+        this.stats.idleTimeout.inc();
+        stream.close(NGHTTP2_CANCEL);
+      });
+    }
+    call.start();
+  }
+
+  /** A new HTTP/1.1 request: given HTTP/2 pseudo-headers and routed like any other. */
+  onHttp1Request(req: IncomingMessage, res: ServerResponse): void {
+    this.stats.rqTotal.inc();
+    this.stats.rqActive.value++;
+    const headers: IncomingHttpHeaders = {
+      ":method": req.method ?? "GET",
+      ":path": req.url ?? "/",
+      ":scheme": this.tls ? "https" : "http",
+      ":authority": req.headers.host ?? "",
+    };
+    for (const k in req.headers) headers[k] = req.headers[k];
+    const bodyless =
+      req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined;
+    const call = new RouterCall(this, new H1Downstream(req, res), headers, false, bodyless);
+    res.on("close", call.onDownstreamClose);
+    req.on("error", ignore);
+    call.start();
+  }
+
+  /** Counts a response status sent downstream. */
+  countResponse(status: number): void {
+    const s = this.stats;
+    if (status < 200) s.rq1xx.inc();
+    else if (status < 300) s.rq2xx.inc();
+    else if (status < 400) s.rq3xx.inc();
+    else if (status < 500) s.rq4xx.inc();
+    else s.rq5xx.inc();
+  }
+
+  /** Called once per request when it settles. */
+  onRequestDone(_call: RouterCall): void {
+    this.stats.rqActive.value--;
+  }
+}
+
+function ignore(): void {
+  // Stream errors surface through 'close'.
+}

@@ -1,0 +1,164 @@
+/**
+ * A downstream listener: one TCP (or TLS) socket server feeding an HTTP/2 server and an HTTP/1.1
+ * server, both driven by the same connection manager.
+ *
+ * Cleartext connections are sniffed: the HTTP/2 connection preface goes to the HTTP/2 server,
+ * anything else to HTTP/1.1 (node's `allowHTTP1` only works with TLS ALPN). TLS connections are
+ * dispatched by the ALPN protocol the handshake settled on.
+ */
+import { readFileSync } from "node:fs";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { Random } from "../common/clock.js";
+import { ErrorCode, PilotfishError } from "../common/errors.js";
+import type { ListenerConfig } from "../config/model.js";
+import type { StatsStore } from "../stats/stats-store.js";
+import type { ClusterManager } from "../upstream/cluster-manager.js";
+import { ConnectionManager } from "./connection-manager.js";
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
+
+/** A running listener. */
+export class Listener {
+  readonly cm: ConnectionManager;
+  private readonly server: net.Server;
+  private readonly h2: http2.Http2Server;
+  private readonly h1: http.Server;
+  private readonly sessions = new Set<http2.Http2Session>();
+  private readonly sockets = new Set<net.Socket>();
+  private draining = false;
+
+  constructor(
+    readonly config: ListenerConfig,
+    clusters: ClusterManager,
+    random: Random,
+    store: StatsStore,
+  ) {
+    const hcm = config.hcm;
+    this.cm = new ConnectionManager(hcm, clusters, random, store, config.tls !== undefined);
+    this.h2 = http2.createServer({
+      maxSessionMemory: 64,
+      maxHeaderListPairs: hcm.maxHeadersCount + 8,
+      maxHeaderSize: hcm.maxRequestHeadersKb * 1024,
+      settings: {
+        maxConcurrentStreams: hcm.http2.maxConcurrentStreams,
+        initialWindowSize: hcm.http2.initialStreamWindowSize,
+        maxHeaderListSize: hcm.maxRequestHeadersKb * 1024,
+        enablePush: false,
+      },
+      // Node's nghttp2 rapid-reset guard (CVE-2023-44487), at nghttp2's own defaults made explicit.
+      streamResetBurst: 1000,
+      streamResetRate: 33,
+    } as http2.ServerOptions);
+    this.h2.on("stream", (stream, headers, flags) => this.cm.onStream(stream, headers, flags));
+    this.h2.on("session", (session) => this.onSession(session));
+    this.h1 = http.createServer(
+      { maxHeaderSize: hcm.maxRequestHeadersKb * 1024, requestTimeout: hcm.requestTimeoutMs, keepAliveTimeout: 5000 },
+      (req, res) => this.cm.onHttp1Request(req, res),
+    );
+    this.h1.maxHeadersCount = hcm.maxHeadersCount;
+
+    if (config.tls !== undefined) {
+      const t = config.tls;
+      this.server = tls.createServer(
+        {
+          cert: readFileSync(t.certificateChainFile),
+          key: readFileSync(t.privateKeyFile),
+          ca: t.trustedCaFile !== undefined ? readFileSync(t.trustedCaFile) : undefined,
+          requestCert: t.requireClientCertificate,
+          rejectUnauthorized: t.requireClientCertificate,
+          ALPNProtocols: [...t.alpnProtocols],
+        },
+      );
+      this.server.on("secureConnection", (sock: tls.TLSSocket) => {
+        this.track(sock);
+        if (sock.alpnProtocol === "h2") this.h2.emit("connection", sock);
+        else this.h1.emit("connection", sock);
+      });
+    } else {
+      this.server = net.createServer({ noDelay: true }, (sock) => this.onCleartext(sock));
+    }
+  }
+
+  /** Binds the address; resolves with the bound port. */
+  async listen(): Promise<number> {
+    const { address, port } = this.config.address;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void =>
+        reject(new PilotfishError(ErrorCode.LISTEN_FAILED, `listener ${this.config.name}: cannot bind ${address}:${port}: ${err.message}`));
+      this.server.once("error", onError);
+      this.server.listen({ host: address, port }, () => {
+        this.server.removeListener("error", onError);
+        resolve();
+      });
+    });
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  /**
+   * Starts draining: stop accepting, send GOAWAY on HTTP/2 sessions, close idle HTTP/1.1
+   * connections; resolves when every connection is gone or `timeoutMs` passed (then they are
+   * destroyed).
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sessions) s.close();
+    this.h1.closeIdleConnections();
+    const allGone = new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (this.sockets.size === 0) resolve();
+      };
+      this.server.on("pf-socket-closed", check);
+      check();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([allGone, timedOut]);
+    clearTimeout(timer);
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private onCleartext(sock: net.Socket): void {
+    this.track(sock);
+    sock.once("data", (buf: Buffer) => {
+      sock.pause();
+      sock.unshift(buf);
+      const n = Math.min(buf.length, PREFACE.length);
+      if (buf.subarray(0, n).equals(PREFACE.subarray(0, n))) {
+        this.h2.emit("connection", sock);
+      } else {
+        this.h1.emit("connection", sock);
+        sock.resume();
+      }
+    });
+  }
+
+  private track(sock: net.Socket): void {
+    const stats = this.cm.stats;
+    stats.cxTotal.inc();
+    stats.cxActive.value++;
+    this.sockets.add(sock);
+    sock.once("close", () => {
+      stats.cxActive.value--;
+      this.sockets.delete(sock);
+      this.server.emit("pf-socket-closed");
+    });
+    sock.on("error", () => sock.destroy());
+    const idle = this.config.hcm.idleTimeoutMs;
+    if (idle > 0) sock.setTimeout(idle, () => sock.destroy());
+  }
+
+  private onSession(session: http2.ServerHttp2Session): void {
+    this.cm.stats.cxHttp2Total.inc();
+    this.sessions.add(session);
+    session.once("close", () => this.sessions.delete(session));
+    session.on("error", () => undefined);
+    if (this.draining) session.close();
+  }
+}

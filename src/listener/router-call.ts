@@ -1,0 +1,558 @@
+/**
+ * The router filter's work for one request: route, pick a host, open an upstream stream, move bytes
+ * both ways with backpressure, retry when the policy says so, and answer locally when it must.
+ *
+ * Every attempt ends in endAttempt() and the request in complete(): those two are the only places
+ * that settle active counts, host counters and timers, whatever path the request took (success,
+ * error, reset, cancel, timeout, retry).
+ *
+ * Upstream stream events are dispatched through shared functions that find the call on the stream
+ * (no closures per attempt), and events from an abandoned attempt are ignored by identity.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import type { RouteAction } from "../config/model.js";
+import { applyHeaderOps } from "../router/header-mutation.js";
+import { backoffMs, parseGrpcStatus, retryableOutcome, type AttemptOutcome } from "../router/retry-policy.js";
+import { RESET_OUTCOME, CONNECT_FAILURE_OUTCOME, REFUSED_STREAM_OUTCOME, PER_TRY_TIMEOUT_OUTCOME } from "../router/retry-policy.js";
+import type { MatchedRoute } from "../router/route-table.js";
+import { effectiveTimeoutMs, formatGrpcTimeout, parseGrpcTimeout } from "../router/timeouts.js";
+import { countStatusClass } from "../upstream/cluster-stats.js";
+import type { Cluster } from "../upstream/cluster.js";
+import type { Host } from "../upstream/host.js";
+import type { PoolFailure, PoolWaiter, UpstreamStream } from "../upstream/upstream-pool.js";
+import type { ConnectionManager } from "./connection-manager.js";
+import type { Downstream } from "./downstream.js";
+import { Grpc, ResponseFlag } from "./response-flags.js";
+
+const NGHTTP2_NO_ERROR = 0;
+const NGHTTP2_INTERNAL_ERROR = 2;
+const NGHTTP2_REFUSED_STREAM = 7;
+const NGHTTP2_CANCEL = 8;
+const END_STREAM = 0x1;
+
+/** Bytes of request body kept for replay by retries (Envoy's per-request buffer default is 1 MiB). */
+export const RETRY_BUFFER_LIMIT = 1024 * 1024;
+
+/** Request headers never forwarded as is (hop-by-hop, or rebuilt per attempt). */
+const HOP_BY_HOP_REQUEST = new Set([
+  "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "http2-settings", "host", "te",
+]);
+/** Response headers never forwarded. */
+const HOP_BY_HOP_RESPONSE = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+
+const kCall = Symbol("pilotfish.call");
+type TaggedStream = UpstreamStream & { [kCall]?: RouterCall | undefined };
+
+function onUpResponse(this: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
+  this[kCall]?.onUpResponse(this, headers, flags);
+}
+function onUpData(this: TaggedStream, chunk: Buffer): void {
+  this[kCall]?.onUpData(this, chunk);
+}
+function onUpTrailers(this: TaggedStream, trailers: IncomingHttpHeaders): void {
+  this[kCall]?.onUpTrailers(this, trailers);
+}
+function onUpEnd(this: TaggedStream): void {
+  this[kCall]?.onUpEnd(this);
+}
+function onUpClose(this: TaggedStream): void {
+  this[kCall]?.onUpClose(this);
+}
+function ignoreError(): void {
+  // Stream errors are handled through 'close' (rstCode) so that each attempt settles once.
+}
+
+/** Percent-encodes a grpc-message as the gRPC spec asks. */
+export function encodeGrpcMessage(msg: string): string {
+  return /^[\x20-\x24\x26-\x7e]*$/.test(msg) ? msg : encodeURIComponent(msg);
+}
+
+/** One request through the router. */
+export class RouterCall implements PoolWaiter {
+  /** Response flag, for stats and the access log. */
+  flag: ResponseFlag | "" = "";
+  private route: MatchedRoute | undefined;
+  private action: RouteAction | undefined;
+  private cluster: Cluster | undefined;
+  private upHeaders: OutgoingHttpHeaders = {};
+  private up: TaggedStream | null = null;
+  private host: Host | null = null;
+  private tried: Host[] | undefined;
+  private retriesLeft = 0;
+  private transparentReplays = 0;
+  private waitingForPool = false;
+  private body: Buffer[] = [];
+  private bodyBytes = 0;
+  private bodySentThisAttempt = 0;
+  private replayable: boolean;
+  private reqEnded: boolean;
+  private deadlineAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private perTryTimer: NodeJS.Timeout | undefined;
+  private responseStarted = false;
+  private wantTrailers = false;
+  private trailers: OutgoingHttpHeaders | undefined;
+  private done = false;
+  private status = 0;
+
+  constructor(
+    private readonly cm: ConnectionManager,
+    private readonly ds: Downstream,
+    private readonly reqHeaders: IncomingHttpHeaders,
+    private readonly isGrpc: boolean,
+    endStream: boolean,
+  ) {
+    this.reqEnded = endStream;
+    this.replayable = true;
+  }
+
+  /** Routes the request and starts the first attempt. */
+  start(): void {
+    const cm = this.cm;
+    const h = this.reqHeaders;
+    const path = (h[":path"]) ?? "/";
+    const authority = (h[":authority"]) ?? (h.host) ?? "";
+    this.ds.body.on("data", this.onReqData);
+    this.ds.body.on("end", this.onReqEnd);
+
+    const route = cm.routeTable.match(authority, path, h);
+    if (route === undefined) {
+      cm.stats.noRoute.inc();
+      return this.localReply(404, Grpc.UNIMPLEMENTED, ResponseFlag.NR, "no route");
+    }
+    this.route = route;
+    const action = route.action;
+    if (action.kind === "direct") {
+      cm.stats.directResponse.inc();
+      this.flag = ResponseFlag.DR;
+      this.respondDirect(action.status, action.body);
+      return;
+    }
+    this.action = action;
+    const clusterName = route.pickCluster(cm.random);
+    const cluster = cm.clusters.get(clusterName);
+    if (cluster === undefined) {
+      return this.localReply(503, Grpc.UNAVAILABLE, ResponseFlag.NC, `cluster not found: ${clusterName}`);
+    }
+    if (this.isGrpc && cluster.config.protocol === "http1") {
+      return this.localReply(500, Grpc.INTERNAL, "", `cluster '${clusterName}' speaks HTTP/1.1 and cannot carry gRPC`);
+    }
+    if (cluster.activeRequests >= cluster.config.circuitBreakers.maxRequests) {
+      cluster.stats.rqPendingOverflow.inc();
+      return this.localReply(503, Grpc.UNAVAILABLE, ResponseFlag.UO, "upstream overflow");
+    }
+    this.cluster = cluster;
+    cluster.activeRequests++;
+    cluster.stats.rqActive.value++;
+    cluster.stats.rqTotal.inc();
+
+    const policy = route.retryPolicy;
+    this.retriesLeft = policy?.numRetries ?? 0;
+    const grpcTimeout = this.isGrpc ? parseGrpcTimeout(h["grpc-timeout"] as string | undefined) : undefined;
+    const timeout = effectiveTimeoutMs(action, this.isGrpc, grpcTimeout, cm.config.maxStreamDurationMs);
+    if (timeout > 0) {
+      this.deadlineAt = performance.now() + timeout;
+      this.timer = setTimeout(this.onTimeout, timeout);
+    }
+    this.upHeaders = this.buildUpstreamHeaders(path, authority);
+    this.attempt();
+  }
+
+  // ------------------------------------------------------------------------------------------ attempts
+
+  private attempt(): void {
+    const cluster = this.cluster!;
+    const host = cluster.pick(this.tried);
+    if (host === undefined) {
+      cluster.stats.noHealthyHost.inc();
+      return this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UH, "no healthy upstream");
+    }
+    this.host = host;
+    host.activeRequests++;
+    host.stats.rqTotal++;
+    this.bodySentThisAttempt = 0;
+    const hdrs = this.upHeaders;
+    if (this.action!.hostRewrite.kind === "endpoint") hdrs[":authority"] = host.hostname ?? host.key;
+    if (this.deadlineAt > 0 && this.isGrpc) {
+      hdrs["grpc-timeout"] = formatGrpcTimeout(Math.max(1, this.deadlineAt - performance.now()));
+    }
+    const perTry = this.route!.retryPolicy?.perTryTimeoutMs ?? 0;
+    if (perTry > 0) this.perTryTimer = setTimeout(this.onPerTryTimeout, perTry);
+    this.waitingForPool = true;
+    if (!this.reqEnded || this.body.length > 0) this.ds.body.pause();
+    host.pool.request(hdrs, this.reqEnded && this.body.length === 0, this);
+  }
+
+  /** PoolWaiter: a stream is open for the current attempt. */
+  onPoolReady(stream: UpstreamStream): void {
+    this.waitingForPool = false;
+    if (this.done) {
+      stream.close(NGHTTP2_CANCEL);
+      return;
+    }
+    const up = stream as TaggedStream;
+    up[kCall] = this;
+    this.up = up;
+    up.on("response", onUpResponse);
+    up.on("data", onUpData);
+    up.on("trailers", onUpTrailers);
+    up.on("end", onUpEnd);
+    up.on("close", onUpClose);
+    up.on("error", ignoreError);
+    const chunks = this.body;
+    for (let i = 0; i < chunks.length; i++) {
+      up.write(chunks[i]);
+      this.bodySentThisAttempt += chunks[i].length;
+    }
+    if (!this.replayable) this.body = [];
+    if (this.reqEnded) {
+      if (chunks.length > 0) up.end();
+    } else {
+      this.ds.body.resume();
+    }
+  }
+
+  /** PoolWaiter: no stream will come. */
+  onPoolFailure(reason: PoolFailure): void {
+    this.waitingForPool = false;
+    if (this.done) return;
+    if (reason === "overflow") {
+      this.cluster!.stats.rqPendingOverflow.inc();
+      this.endAttempt(false);
+      return this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UO, "upstream pending overflow");
+    }
+    this.endAttempt(false);
+    if (this.maybeRetry(CONNECT_FAILURE_OUTCOME)) return;
+    this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UF, "upstream connect error or disconnect/reset before headers. reset reason: connection failure");
+  }
+
+  /** Settles the current attempt: host count, counters, per-try timer; detaches the stream. */
+  private endAttempt(success: boolean): void {
+    const host = this.host;
+    if (host === null) return;
+    this.host = null;
+    host.activeRequests--;
+    if (success) host.stats.rqSuccess++;
+    else host.stats.rqError++;
+    if (this.perTryTimer !== undefined) {
+      clearTimeout(this.perTryTimer);
+      this.perTryTimer = undefined;
+    }
+    if (this.waitingForPool) {
+      host.pool.cancel(this);
+      this.waitingForPool = false;
+    }
+    const up = this.up;
+    if (up !== null) {
+      up[kCall] = undefined;
+      this.up = null;
+    }
+    (this.tried ??= []).push(host);
+  }
+
+  /** Starts another attempt when the policy, the budget and the body allow; true if it did. */
+  private maybeRetry(outcome: AttemptOutcome): boolean {
+    const canReplay = this.replayable || this.bodySentThisAttempt === 0;
+    if (!canReplay || this.ds.closed) return false;
+    const cluster = this.cluster!;
+    // A stream refused by the peer was never processed: replay it once without touching the budget.
+    if (outcome === REFUSED_STREAM_OUTCOME && this.transparentReplays === 0) {
+      this.transparentReplays++;
+      this.attempt();
+      return true;
+    }
+    const policy = this.route!.retryPolicy;
+    if (policy === undefined || !retryableOutcome(policy, outcome)) return false;
+    if (this.retriesLeft <= 0) {
+      cluster.stats.rqRetryLimitExceeded.inc();
+      this.flag = ResponseFlag.URX;
+      return false;
+    }
+    if (cluster.activeRetries >= cluster.config.circuitBreakers.maxRetries) return false;
+    this.retriesLeft--;
+    cluster.stats.rqRetry.inc();
+    cluster.activeRetries++;
+    const attemptNo = policy.numRetries - this.retriesLeft;
+    const delay = backoffMs(attemptNo, policy.backoffBaseMs, policy.backoffMaxMs, this.cm.random);
+    setTimeout(() => {
+      cluster.activeRetries--;
+      if (!this.done) this.attempt();
+    }, delay);
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------ request body
+
+  private readonly onReqData = (chunk: Buffer): void => {
+    this.bodyBytes += chunk.length;
+    const up = this.up;
+    if (up !== null) {
+      this.bodySentThisAttempt += chunk.length;
+      if (this.replayable) this.body.push(chunk);
+      if (!up.write(chunk)) {
+        this.ds.body.pause();
+        up.once("drain", this.resumeReq);
+      }
+    } else {
+      this.body.push(chunk);
+      this.ds.body.pause();
+    }
+    if (this.replayable && this.bodyBytes > RETRY_BUFFER_LIMIT) {
+      this.replayable = false;
+      // Chunks already sent need not be kept; unsent ones (no stream yet) must stay.
+      if (up !== null) this.body = [];
+    }
+  };
+
+  private readonly resumeReq = (): void => {
+    if (!this.done) this.ds.body.resume();
+  };
+
+  private readonly onReqEnd = (): void => {
+    if (this.reqEnded) return;
+    this.reqEnded = true;
+    this.up?.end();
+  };
+
+  // ------------------------------------------------------------------------------------------ response
+
+  /** Upstream response headers. */
+  onUpResponse(up: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
+    const status = Number(headers[":status"]);
+    const policy = this.route!.retryPolicy;
+    if (policy !== undefined && !this.responseStarted) {
+      const grpcInHeaders = this.isGrpc ? parseGrpcStatus(headers["grpc-status"]) : undefined;
+      if (status >= 400 || (grpcInHeaders !== undefined && grpcInHeaders !== 0)) {
+        const outcome: AttemptOutcome = { kind: "response", httpStatus: status, grpcStatusInHeaders: grpcInHeaders };
+        if (retryableOutcome(policy, outcome)) {
+          this.endAttempt(false);
+          up.close(NGHTTP2_CANCEL);
+          if (this.maybeRetry(outcome)) return;
+          // Out of retries: the response we just dropped is gone, so answer with what it said.
+          return this.fail(status, grpcInHeaders ?? Grpc.UNAVAILABLE, this.flag, "upstream retry limit exceeded");
+        }
+      }
+    }
+    this.responseStarted = true;
+    this.status = status;
+    countStatusClass(this.cluster!.stats, status);
+    if (this.ds.closed) return;
+    const out: OutgoingHttpHeaders = {};
+    for (const k in headers) if (!HOP_BY_HOP_RESPONSE.has(k)) out[k] = headers[k];
+    const ops = this.route!.headerMutations.response;
+    if (ops.length > 0) applyHeaderOps(ops, out);
+    const endStream = (flags & END_STREAM) !== 0;
+    this.wantTrailers =
+      !endStream && this.ds.canTrailers && (this.isGrpc || headers.trailer !== undefined || this.reqHeaders.te === "trailers");
+    this.cm.countResponse(status);
+    this.ds.respond(out, endStream, this.wantTrailers);
+    if (endStream) this.complete(status < 500);
+  }
+
+  /** Upstream body bytes. */
+  onUpData(up: TaggedStream, chunk: Buffer): void {
+    if (this.ds.closed) return;
+    if (!this.ds.write(chunk)) {
+      up.pause();
+      this.ds.onceDrain(() => up.resume());
+    }
+  }
+
+  /** Upstream trailers (arrive before 'end'). */
+  onUpTrailers(_up: TaggedStream, trailers: IncomingHttpHeaders): void {
+    const out: OutgoingHttpHeaders = {};
+    for (const k in trailers) if (k.charCodeAt(0) !== 58) out[k] = trailers[k];
+    this.trailers = out;
+  }
+
+  /** Upstream finished its response. */
+  onUpEnd(_up: TaggedStream): void {
+    if (this.done || !this.responseStarted) return;
+    if (!this.ds.closed) this.ds.end();
+    this.complete(this.status < 500);
+  }
+
+  /** Sent by the downstream when it is ready for trailers (responded with waitForTrailers). */
+  readonly onWantTrailers = (): void => {
+    const t = this.trailers;
+    if (t !== undefined) this.ds.sendTrailers(t);
+    else this.ds.reset(NGHTTP2_NO_ERROR);
+  };
+
+  /** Upstream stream closed (normally after 'end', otherwise a reset or a dead connection). */
+  onUpClose(up: TaggedStream): void {
+    if (this.done || up !== this.up) return;
+    let rst = up.rstCode ?? NGHTTP2_INTERNAL_ERROR;
+    // node reports streams of a connection that died as CANCEL; that is a dead upstream, not a
+    // cancellation the upstream chose, so it must not reach the client as CANCELLED.
+    if (rst === NGHTTP2_CANCEL && up.session === undefined) rst = NGHTTP2_INTERNAL_ERROR;
+    if (this.responseStarted) {
+      if (rst === NGHTTP2_NO_ERROR) {
+        // Closed cleanly with the body still buffered: 'end' follows; nothing to settle here.
+        return;
+      }
+      this.flag = rst === NGHTTP2_CANCEL ? ResponseFlag.UR : ResponseFlag.UC;
+      this.cluster!.stats.rqRxReset.inc();
+      if (rst === NGHTTP2_CANCEL) this.ds.reset(NGHTTP2_CANCEL);
+      else this.failStarted(Grpc.UNAVAILABLE, "upstream reset after response started");
+      this.complete(false);
+      return;
+    }
+    let outcome: AttemptOutcome;
+    let flag: ResponseFlag;
+    if (up.connectFailed === true) {
+      outcome = CONNECT_FAILURE_OUTCOME;
+      flag = ResponseFlag.UF;
+    } else if (rst === NGHTTP2_REFUSED_STREAM) {
+      outcome = REFUSED_STREAM_OUTCOME;
+      flag = ResponseFlag.UR;
+    } else {
+      outcome = RESET_OUTCOME;
+      flag = rst === NGHTTP2_CANCEL ? ResponseFlag.UR : ResponseFlag.UC;
+      this.cluster!.stats.rqRxReset.inc();
+    }
+    this.endAttempt(false);
+    if (this.maybeRetry(outcome)) return;
+    this.fail(503, Grpc.UNAVAILABLE, flag, "upstream connect error or disconnect/reset before headers");
+  }
+
+  // ------------------------------------------------------------------------------------------ timeouts
+
+  private readonly onTimeout = (): void => {
+    this.timer = undefined;
+    if (this.done) return;
+    this.cluster?.stats.rqTimeout.inc();
+    if (this.host !== null) this.host.stats.rqTimeout++;
+    this.abandonAttempt();
+    this.fail(504, Grpc.DEADLINE_EXCEEDED, ResponseFlag.UT, "upstream request timeout");
+  };
+
+  private readonly onPerTryTimeout = (): void => {
+    this.perTryTimer = undefined;
+    if (this.done || this.responseStarted) return;
+    this.cluster!.stats.rqPerTryTimeout.inc();
+    this.abandonAttempt();
+    if (this.maybeRetry(PER_TRY_TIMEOUT_OUTCOME)) return;
+    this.fail(504, Grpc.DEADLINE_EXCEEDED, ResponseFlag.UT, "upstream per-try timeout");
+  };
+
+  /** Resets the current attempt's stream (if any) and settles it. */
+  private abandonAttempt(): void {
+    const up = this.up;
+    this.endAttempt(false);
+    if (up !== null && !up.destroyed) {
+      this.cluster!.stats.rqTxReset.inc();
+      up.close(NGHTTP2_CANCEL);
+    }
+  }
+
+  /** The downstream went away (reset or disconnect) before the response completed. */
+  readonly onDownstreamClose = (): void => {
+    if (this.done) return;
+    this.flag = ResponseFlag.DC;
+    this.cm.stats.rxReset.inc();
+    if (this.cluster !== undefined) this.abandonAttempt();
+    this.complete(false);
+  };
+
+  // ------------------------------------------------------------------------------------------ endings
+
+  /** Ends the request with a local answer, or the best signal possible once headers went out. */
+  private fail(httpStatus: number, grpcStatus: number, flag: ResponseFlag | "", message: string): void {
+    if (this.responseStarted || this.ds.headersSent) {
+      this.flag = flag;
+      this.failStarted(grpcStatus, message);
+      this.complete(false);
+      return;
+    }
+    this.localReply(httpStatus, grpcStatus, flag, message);
+  }
+
+  /** After response headers: gRPC gets a status in trailers; anything else a reset. */
+  private failStarted(grpcStatus: number, message: string): void {
+    if (this.ds.closed) return;
+    if (this.isGrpc && this.wantTrailers) {
+      this.trailers = { "grpc-status": String(grpcStatus), "grpc-message": encodeGrpcMessage(message) };
+      this.ds.end();
+    } else {
+      this.ds.reset(NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  /** A local reply; gRPC callers always get grpc-status and grpc-message (Trailers-Only). */
+  private localReply(httpStatus: number, grpcStatus: number, flag: ResponseFlag | "", message: string): void {
+    this.flag = flag;
+    if (!this.ds.closed) {
+      if (this.isGrpc) {
+        this.cm.countResponse(200);
+        this.ds.respond(
+          {
+            ":status": 200,
+            "content-type": "application/grpc",
+            "grpc-status": String(grpcStatus),
+            "grpc-message": encodeGrpcMessage(message),
+          },
+          true,
+          false,
+        );
+      } else {
+        this.respondDirect(httpStatus, message);
+        return;
+      }
+    }
+    this.complete(false);
+  }
+
+  private respondDirect(status: number, body: string | undefined): void {
+    this.cm.countResponse(status);
+    if (!this.ds.closed) {
+      if (body === undefined || body.length === 0 || this.reqHeaders[":method"] === "HEAD") {
+        this.ds.respond({ ":status": status }, true, false);
+      } else {
+        const buf = Buffer.from(body);
+        this.ds.respond({ ":status": status, "content-type": "text/plain", "content-length": buf.length }, false, false);
+        this.ds.write(buf);
+        this.ds.end();
+      }
+    }
+    this.complete(status < 500);
+  }
+
+  /** The one place a request is settled. */
+  private complete(success: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    this.endAttempt(success);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const cluster = this.cluster;
+    if (cluster !== undefined) {
+      cluster.activeRequests--;
+      cluster.stats.rqActive.value--;
+      if (success && this.tried !== undefined && this.tried.length > 1) cluster.stats.rqRetrySuccess.inc();
+    }
+    this.ds.body.removeListener("data", this.onReqData);
+    this.ds.body.removeListener("end", this.onReqEnd);
+    this.ds.body.resume();
+    this.cm.onRequestDone(this);
+  }
+
+  // ------------------------------------------------------------------------------------------ headers
+
+  private buildUpstreamHeaders(path: string, authority: string): OutgoingHttpHeaders {
+    const src = this.reqHeaders;
+    const out: OutgoingHttpHeaders = {};
+    for (const k in src) if (!HOP_BY_HOP_REQUEST.has(k)) out[k] = src[k];
+    if (src.te === "trailers") out.te = "trailers";
+    const action = this.action!;
+    out[":path"] = this.route!.rewritePath(path);
+    out[":authority"] = action.hostRewrite.kind === "literal" ? action.hostRewrite.value : authority;
+    if (out[":scheme"] === undefined) out[":scheme"] = "http";
+    if (out[":method"] === undefined) out[":method"] = "GET";
+    out["x-forwarded-proto"] = this.cm.tls ? "https" : "http";
+    if (this.cm.config.generateRequestId && src["x-request-id"] === undefined) out["x-request-id"] = randomUUID();
+    const ops = this.route!.headerMutations.request;
+    if (ops.length > 0) applyHeaderOps(ops, out);
+    return out;
+  }
+}

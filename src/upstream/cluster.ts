@@ -1,0 +1,89 @@
+/**
+ * Cluster: immutable config + its hosts, their pools and the current picker.
+ *
+ * Panic threshold as Envoy: when fewer than `healthy_panic_threshold` percent of hosts are available,
+ * balance across all hosts rather than overload the few that are left; 0 disables panic mode.
+ */
+import type { Random } from "../common/clock.js";
+import type { ClusterConfig } from "../config/model.js";
+import { createPicker, type Picker } from "../lb/load-balancer.js";
+import type { StatsStore } from "../stats/stats-store.js";
+import { clusterStats, type ClusterStats } from "./cluster-stats.js";
+import { Host } from "./host.js";
+import { Http1Pool } from "./http1-pool.js";
+import { Http2Pool } from "./http2-pool.js";
+
+/** One upstream cluster. */
+export class Cluster {
+  readonly name: string;
+  readonly stats: ClusterStats;
+  private hostList: readonly Host[] = [];
+  private picker: Picker;
+  /** Requests in flight in this cluster (the max_requests circuit breaker). */
+  activeRequests = 0;
+  /** Retries in flight (the max_retries circuit breaker). */
+  activeRetries = 0;
+
+  constructor(
+    readonly config: ClusterConfig,
+    store: StatsStore,
+    private readonly random: Random,
+  ) {
+    this.name = config.name;
+    this.stats = clusterStats(store, config.name);
+    this.picker = createPicker(config.lbPolicy, [], config.leastRequest, random);
+    this.setHosts(
+      config.endpoints.flatMap((le) => le.endpoints.map((e) => new Host(e.address, e.weight, e.hostname, e.healthStatus))),
+    );
+  }
+
+  /** All hosts, available or not. */
+  get hosts(): readonly Host[] {
+    return this.hostList;
+  }
+
+  /** Replaces membership; hosts keep identity (and pools) when their address stays. */
+  setHosts(next: readonly Host[]): void {
+    const old = new Map(this.hostList.map((h) => [h.key, h]));
+    const merged = next.map((h) => {
+      const kept = old.get(h.key);
+      if (kept !== undefined) {
+        old.delete(h.key);
+        return kept;
+      }
+      h.pool =
+        this.config.protocol === "http1"
+          ? new Http1Pool(h, this.config, this.stats)
+          : new Http2Pool(h, this.config, this.stats);
+      return h;
+    });
+    for (const gone of old.values()) gone.pool.close();
+    this.hostList = merged;
+    this.rebuildPicker();
+  }
+
+  /** Rebuilds the picker after membership or health flags changed. */
+  rebuildPicker(): void {
+    const available = this.hostList.filter((h) => h.available);
+    this.stats.membershipTotal.value = this.hostList.length;
+    this.stats.membershipHealthy.value = available.length;
+    const threshold = this.config.healthyPanicThreshold;
+    const panic = threshold > 0 && this.hostList.length > 0 && (available.length * 100) / this.hostList.length < threshold;
+    this.picker = createPicker(this.config.lbPolicy, panic ? this.hostList : available, this.config.leastRequest, this.random);
+  }
+
+  /** Picks a host for an attempt, avoiding `tried` where possible. */
+  pick(tried: readonly Host[] | undefined): Host | undefined {
+    return this.picker.pick(tried);
+  }
+
+  /** Gracefully closes every host's connections. */
+  close(): void {
+    for (const h of this.hostList) h.pool.close();
+  }
+
+  /** Destroys every host's connections. */
+  destroy(): void {
+    for (const h of this.hostList) h.pool.destroy();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Host: one upstream endpoint of a cluster. The outlier detector and health checker never remove a
+ * host; they set health flags, and the load balancer skips flagged hosts.
+ */
+import type { EndpointHealthStatus, SocketAddress } from "../config/model.js";
+import type { UpstreamPool } from "./upstream-pool.js";
+
+/** Reasons a host is unavailable; zero means available. Names follow Envoy's /clusters output. */
+export const HealthFlag = {
+  FAILED_ACTIVE_HC: 1,
+  FAILED_OUTLIER_CHECK: 2,
+  FAILED_EDS_HEALTH: 4,
+  DEGRADED_EDS_HEALTH: 8,
+} as const;
+
+/** Per-host counters, as Envoy's /clusters shows them. */
+export interface HostStats {
+  rqTotal: number;
+  rqSuccess: number;
+  rqError: number;
+  rqTimeout: number;
+  cxTotal: number;
+  cxConnectFail: number;
+}
+
+/** An upstream endpoint with its live request count and connection pool. */
+export class Host {
+  /** `ip:port`, unique within a cluster. */
+  readonly key: string;
+  /** Bitset of HealthFlag. */
+  healthFlags = 0;
+  /** Requests in flight on this host right now (every attempt counts, retries included). */
+  activeRequests = 0;
+  readonly stats: HostStats = { rqTotal: 0, rqSuccess: 0, rqError: 0, rqTimeout: 0, cxTotal: 0, cxConnectFail: 0 };
+  /** Created by the cluster right after the host. */
+  pool!: UpstreamPool;
+
+  constructor(
+    readonly address: SocketAddress,
+    readonly weight: number,
+    readonly hostname: string | undefined,
+    healthStatus: EndpointHealthStatus,
+  ) {
+    this.key = address.address.includes(":") ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+    if (healthStatus === "UNHEALTHY" || healthStatus === "DRAINING" || healthStatus === "TIMEOUT") {
+      this.healthFlags |= HealthFlag.FAILED_EDS_HEALTH;
+    } else if (healthStatus === "DEGRADED") {
+      this.healthFlags |= HealthFlag.DEGRADED_EDS_HEALTH;
+    }
+  }
+
+  /** Whether the load balancer may pick this host outside panic mode. */
+  get available(): boolean {
+    return this.healthFlags === 0;
+  }
+
+  /** Envoy's health flag text: `healthy` or `/failed_active_hc/failed_outlier_check...`. */
+  healthText(): string {
+    if (this.healthFlags === 0) return "healthy";
+    let s = "";
+    if (this.healthFlags & HealthFlag.FAILED_ACTIVE_HC) s += "/failed_active_hc";
+    if (this.healthFlags & HealthFlag.FAILED_OUTLIER_CHECK) s += "/failed_outlier_check";
+    if (this.healthFlags & HealthFlag.FAILED_EDS_HEALTH) s += "/failed_eds_health";
+    if (this.healthFlags & HealthFlag.DEGRADED_EDS_HEALTH) s += "/degraded_eds_health";
+    return s;
+  }
+}
