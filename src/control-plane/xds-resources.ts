@@ -26,4 +26,9 @@ export interface NodeIdentity {
   readonly id: string;
   /** Envoy node.cluster (selects listeners via `nodes: {cluster}` in mesh.yaml). */
   readonly cluster: string;
+  /**
+   * A proxyless gRPC client (grpc-js-xds and friends: user_agent_name starting with "gRPC"): its
+   * listeners are `api_listener`s named as the dial target, rather than socket listeners.
+   */
+  readonly proxyless: boolean;
 }
