@@ -97,8 +97,10 @@ export interface DownstreamTlsConfig {
 export interface HttpConnectionManagerConfig {
   /** Prefix of this listener's stats. */
   readonly statPrefix: string;
-  /** The inline route configuration. */
+  /** The inline route configuration (empty when routes come over RDS). */
   readonly routeConfig: RouteConfig;
+  /** With `rds`: the RouteConfiguration name to subscribe to over ADS; undefined for inline routes. */
+  readonly rdsName?: string | undefined;
   /** HTTP filters in order; the last is always the router. */
   readonly httpFilters: readonly HttpFilterConfig[];
   /** Per-stream idle timeout (no bytes either way), ms; 0 disables. Envoy default 5 min. */
@@ -320,8 +322,10 @@ export type UpstreamProtocol = "http1" | "http2" | "downstream";
 /** An upstream cluster. */
 export interface ClusterConfig {
   readonly name: string;
-  /** Discovery type; only STATIC (and EDS, later) so far. */
-  readonly type: "STATIC";
+  /** Discovery type: STATIC (inline load_assignment) or EDS (endpoints over ADS). */
+  readonly type: "STATIC" | "EDS";
+  /** EDS: the ClusterLoadAssignment name to subscribe to (service_name, else the cluster name). */
+  readonly edsServiceName?: string | undefined;
   readonly connectTimeoutMs: number;
   readonly lbPolicy: LbPolicy;
   readonly leastRequest: LeastRequestConfig;

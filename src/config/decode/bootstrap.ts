@@ -29,6 +29,17 @@ export function decodeBootstrapMessage(b: PbBootstrap, errors: Errors): Bootstra
       `cluster ${show(dynamicResources.adsClusterName)} is not defined in static_resources.clusters`,
     );
   }
+  // EDS clusters and RDS listeners need the ADS stream to get their endpoints and routes.
+  if (!dynamicResources) {
+    clusters.forEach((c, i) => {
+      if (c.type === "EDS") errors.add(at(idx("static_resources.clusters", i), "type"), "EDS needs dynamic_resources.ads_config");
+    });
+    listeners.forEach((l, i) => {
+      if (l.hcm.rdsName !== undefined) {
+        errors.add(at(idx("static_resources.listeners", i), "filter_chains[0].filters[0].typed_config.rds"), "rds needs dynamic_resources.ads_config");
+      }
+    });
+  }
   // With CDS, routes may name clusters that only arrive later.
   if (!dynamicResources?.cds) checkRouteClusters(listeners, clusterNames, errors);
   const node = decodeNode(b.node, "node", errors);

@@ -1,6 +1,6 @@
 /**
- * Cluster decoding (a static cluster or one CDS resource). Only STATIC discovery is implemented, so the
- * endpoints come from the inline load_assignment. Defaults are Envoy's.
+ * Cluster decoding (a static cluster or one CDS resource): STATIC with an inline load_assignment, or EDS
+ * with endpoints over ADS. Defaults are Envoy's.
  */
 import { RoutingPriority } from "../../gen/envoy/config/core/v3/base.js";
 import {
@@ -28,22 +28,28 @@ const LB_POLICIES: readonly LbPolicy[] = ["ROUND_ROBIN", "LEAST_REQUEST", "RANDO
 
 export function decodeCluster(c: Cluster, path: string, errors: Errors): ClusterConfig {
   if (c.name === "") errors.add(at(path, "name"), "required");
-  if (c.type !== DiscoveryType.STATIC) {
-    errors.add(at(path, "type"), unsupportedValue(DiscoveryType[c.type] ?? c.type, ["STATIC"]));
+  const isEds = c.type === DiscoveryType.EDS;
+  if (c.type !== DiscoveryType.STATIC && !isEds) {
+    errors.add(at(path, "type"), unsupportedValue(DiscoveryType[c.type] ?? c.type, ["STATIC", "EDS"]));
   }
-  if (c.edsClusterConfig !== undefined) errors.add(at(path, "eds_cluster_config"), notSupported("EDS"));
+  if (c.edsClusterConfig !== undefined && !isEds) errors.add(at(path, "eds_cluster_config"), "only valid with type EDS");
+  const edsSource = c.edsClusterConfig?.edsConfig?.configSourceSpecifier?.$case;
+  if (isEds && edsSource !== "ads") {
+    errors.add(at(path, "eds_cluster_config.eds_config"), `must be {ads: {}} (endpoints come over ADS); got ${show(edsSource ?? "nothing")}`);
+  }
   checkUpstreamTransportSocket(c, path, errors);
   const connectTimeoutMs = durationMs(c.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS);
   if (connectTimeoutMs <= 0) errors.add(at(path, "connect_timeout"), "must be greater than 0");
   const lbName = PbLbPolicy[c.lbPolicy] ?? String(c.lbPolicy);
   const lbPolicy: LbPolicy = (LB_POLICIES as readonly string[]).includes(lbName) ? (lbName as LbPolicy) : "ROUND_ROBIN";
   if (lbPolicy !== lbName) errors.add(at(path, "lb_policy"), unsupportedValue(lbName, LB_POLICIES));
-  if (c.loadAssignment === undefined) errors.add(at(path, "load_assignment"), "required for a STATIC cluster");
+  if (c.loadAssignment === undefined && !isEds) errors.add(at(path, "load_assignment"), "required for a STATIC cluster");
   const endpoints = c.loadAssignment ? decodeClusterLoadAssignment(c.loadAssignment, at(path, "load_assignment"), errors) : [];
   const upstream = decodeUpstreamProtocol(c, path, errors);
   return {
     name: c.name,
-    type: "STATIC",
+    type: isEds ? "EDS" : "STATIC",
+    ...(isEds ? { edsServiceName: c.edsClusterConfig?.serviceName || c.name } : {}),
     connectTimeoutMs,
     lbPolicy,
     leastRequest: decodeLeastRequest(c, at(path, "least_request_lb_config"), errors),

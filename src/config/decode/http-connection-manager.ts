@@ -35,6 +35,7 @@ export function decodeHttpConnectionManager(
   const config: HttpConnectionManagerConfig = {
     statPrefix: hcm.statPrefix,
     routeConfig: decodeRouteSpecifier(hcm, path, errors),
+    ...(hcm.routeSpecifier?.$case === "rds" ? { rdsName: hcm.routeSpecifier.value.routeConfigName } : {}),
     httpFilters: decodeHttpFilters(hcm.httpFilters, at(path, "http_filters"), errors),
     streamIdleTimeoutMs: durationMs(hcm.streamIdleTimeout, DEFAULT_STREAM_IDLE_TIMEOUT_MS),
     requestTimeoutMs: durationMs(hcm.requestTimeout, 0),
@@ -64,9 +65,13 @@ function decodeRouteSpecifier(hcm: HttpConnectionManager, path: string, errors: 
   switch (hcm.routeSpecifier?.$case) {
     case "routeConfig":
       return decodeRouteConfiguration(hcm.routeSpecifier.value, at(path, "route_config"), errors);
-    case "rds":
-      errors.add(at(path, "rds"), notSupported("rds (use an inline route_config)"));
-      return empty;
+    case "rds": {
+      const rds = hcm.routeSpecifier.value;
+      if (rds.routeConfigName === "") errors.add(at(path, "rds.route_config_name"), "required");
+      const src = rds.configSource?.configSourceSpecifier?.$case;
+      if (src !== "ads") errors.add(at(path, "rds.config_source"), `must be {ads: {}} (routes come over ADS); got ${show(src ?? "nothing")}`);
+      return { ...empty, name: rds.routeConfigName };
+    }
     case undefined:
       errors.add(at(path, "route_config"), "required");
       return empty;

@@ -191,13 +191,13 @@ const cases: Case[] = [
     message: ['unsupported value "HTTP3"', "AUTO"],
   },
   {
-    name: "rds instead of an inline route_config",
+    name: "rds without dynamic_resources",
     mutate: (_d, p) => {
       delete p.hcm.route_config;
       p.hcm.rds = { route_config_name: "r", config_source: { ads: {} } };
     },
     path: `${HCM_PATH}.rds`,
-    message: ["not supported", "route_config"],
+    message: ["rds needs dynamic_resources"],
   },
   {
     name: "upstream TLS",
