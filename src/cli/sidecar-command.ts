@@ -14,10 +14,6 @@ export async function runSidecar(file: string): Promise<number> {
     printConfigError(file, err);
     return EXIT_USAGE;
   }
-  if (bootstrap.dynamicResources !== undefined) {
-    process.stderr.write(`${file}: dynamic_resources: the ADS client is not implemented yet; use static_resources\n`);
-    return EXIT_USAGE;
-  }
   const log = createLogger("pilotfish-sidecar");
   const sidecar = new Sidecar(bootstrap, log);
   let ports;

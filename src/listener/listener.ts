@@ -22,7 +22,8 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 
 /** A running listener. */
 export class Listener {
-  readonly cm: ConnectionManager;
+  /** The connection manager new streams go to; replaced whole when the listener's config changes. */
+  cm: ConnectionManager;
   private readonly server: net.Server;
   private readonly h2: http2.Http2Server;
   private readonly h1: http.Server;
@@ -31,10 +32,10 @@ export class Listener {
   private draining = false;
 
   constructor(
-    readonly config: ListenerConfig,
-    clusters: ClusterManager,
-    random: Random,
-    store: StatsStore,
+    public config: ListenerConfig,
+    private readonly clusters: ClusterManager,
+    private readonly random: Random,
+    private readonly store: StatsStore,
   ) {
     const hcm = config.hcm;
     this.cm = new ConnectionManager(hcm, clusters, random, store, config.tls !== undefined);
@@ -80,6 +81,15 @@ export class Listener {
     } else {
       this.server = net.createServer({ noDelay: true }, (sock) => this.onCleartext(sock));
     }
+  }
+
+  /**
+   * Takes a new config for the same address (an LDS update): streams from now on, on new and existing
+   * connections, use the new connection manager; streams in flight finish on the old one.
+   */
+  update(config: ListenerConfig): void {
+    this.config = config;
+    this.cm = new ConnectionManager(config.hcm, this.clusters, this.random, this.store, config.tls !== undefined);
   }
 
   /** Binds the address; resolves with the bound port. */

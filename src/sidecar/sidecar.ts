@@ -1,55 +1,67 @@
 /**
- * The sidecar process: builds clusters and listeners from a Bootstrap, serves admin, drains on
- * request. Owns lifecycle only; requests are the connection managers' business.
+ * The sidecar process: builds clusters and listeners from a Bootstrap, takes dynamic ones over ADS,
+ * serves admin, drains on request. Owns lifecycle only; requests are the connection managers' business.
  */
 import type http from "node:http";
 import { systemRandom, type Random } from "../common/clock.js";
 import type { Logger } from "../common/logger.js";
-import type { Bootstrap } from "../config/model.js";
+import type { Bootstrap, ListenerConfig, RouteConfig } from "../config/model.js";
 import { Listener } from "../listener/listener.js";
+import { RouteTable } from "../router/route-table.js";
 import { StatsStore } from "../stats/stats-store.js";
 import { ClusterManager } from "../upstream/cluster-manager.js";
 import { adminPort, startAdminServer } from "../admin/admin-server.js";
+import { AdsClient } from "../xds/ads-client.js";
+import { TypeUrl } from "../xds/type-urls.js";
+import { DynamicConfig, type ListenerHost } from "./dynamic-config.js";
+import { configDump } from "./config-dump.js";
 
 /** Where a started sidecar listens. */
 export interface SidecarPorts {
   /** Admin port, null without admin. */
   readonly admin: number | null;
-  /** Listener name → bound port. */
+  /** Static listener name → bound port. */
   readonly listeners: Record<string, number>;
 }
 
 /** A running sidecar. */
-export class Sidecar {
+export class Sidecar implements ListenerHost {
   readonly stats = new StatsStore();
   readonly clusters: ClusterManager;
-  private readonly listeners: Listener[] = [];
+  readonly listeners = new Map<string, Listener>();
+  /** Bound ports of running listeners. */
+  readonly ports = new Map<string, number>();
+  ads: AdsClient | undefined;
   private admin: http.Server | undefined;
   private draining = false;
   private healthFailed = false;
   private drainPromise: Promise<void> | undefined;
+  private readonly pendingBinds = new Set<Promise<unknown>>();
 
   constructor(
     readonly bootstrap: Bootstrap,
     private readonly log: Logger,
-    random: Random = systemRandom,
+    private readonly random: Random = systemRandom,
   ) {
     this.clusters = new ClusterManager(this.stats, random);
     for (const c of bootstrap.clusters) this.clusters.addOrUpdate(c);
-    for (const l of bootstrap.listeners) this.listeners.push(new Listener(l, this.clusters, random, this.stats));
+    for (const l of bootstrap.listeners) this.listeners.set(l.name, new Listener(l, this.clusters, random, this.stats));
   }
 
-  /** Binds listeners and admin. */
+  /** Binds static listeners and admin, then opens the ADS stream if the bootstrap has one. */
   async start(): Promise<SidecarPorts> {
     const ports: Record<string, number> = {};
-    for (const l of this.listeners) ports[l.config.name] = await l.listen();
+    for (const [name, l] of this.listeners) {
+      ports[name] = await l.listen();
+      this.ports.set(name, ports[name]);
+    }
     let admin: number | null = null;
     if (this.bootstrap.admin !== undefined) {
       this.admin = await startAdminServer(this.bootstrap.admin.address, {
         stats: this.stats,
         clusters: this.clusters,
         isReady: () => !this.draining && !this.healthFailed,
-        configDump: () => ({ bootstrap: this.bootstrap }),
+        configDump: () => configDump(this),
         setHealthFailed: (f) => {
           this.healthFailed = f;
         },
@@ -59,14 +71,92 @@ export class Sidecar {
       });
       admin = adminPort(this.admin);
     }
+    this.startAds();
     return { admin, listeners: ports };
   }
+
+  private startAds(): void {
+    const dyn = this.bootstrap.dynamicResources;
+    if (dyn === undefined) return;
+    const adsCluster = this.clusters.get(dyn.adsClusterName);
+    const host = adsCluster?.hosts[0];
+    if (host === undefined) {
+      this.log.error({ cluster: dyn.adsClusterName }, "ADS cluster has no endpoint; running on static config only");
+      return;
+    }
+    const config = new DynamicConfig(this.clusters, this, new Set(this.bootstrap.clusters.map((c) => c.name)), this.log);
+    const wildcard: TypeUrl[] = [];
+    if (dyn.cds) wildcard.push(TypeUrl.CLUSTER);
+    if (dyn.lds) wildcard.push(TypeUrl.LISTENER);
+    this.ads = new AdsClient(
+      { target: host.key, node: this.bootstrap.node, log: this.log, stats: this.stats, random: this.random },
+      config,
+      wildcard,
+    );
+    config.attach(this.ads);
+    this.ads.start();
+  }
+
+  // ---------------------------------------------------------------------------------- ListenerHost
+
+  upsertListener(config: ListenerConfig, routes: RouteConfig | undefined): void {
+    const existing = this.listeners.get(config.name);
+    const sameAddress =
+      existing !== undefined &&
+      existing.config.address.address === config.address.address &&
+      existing.config.address.port === config.address.port &&
+      (existing.config.tls === undefined) === (config.tls === undefined);
+    if (existing !== undefined && sameAddress) {
+      existing.update(config);
+      if (routes !== undefined) existing.cm.routeTable = new RouteTable(routes);
+      this.log.info({ listener: config.name }, "listener updated");
+      return;
+    }
+    if (existing !== undefined) this.removeListener(config.name);
+    if (this.draining) return;
+    const l = new Listener(config, this.clusters, this.random, this.stats);
+    if (routes !== undefined) l.cm.routeTable = new RouteTable(routes);
+    this.listeners.set(config.name, l);
+    const bind = l.listen().then(
+      (port) => {
+        this.ports.set(config.name, port);
+        this.log.info({ listener: config.name, port }, "listener added");
+      },
+      (err: Error) => {
+        this.log.error({ listener: config.name, err: err.message }, "listener failed to bind");
+        if (this.listeners.get(config.name) === l) this.listeners.delete(config.name);
+      },
+    );
+    this.pendingBinds.add(bind);
+    void bind.finally(() => this.pendingBinds.delete(bind));
+  }
+
+  setListenerRoutes(name: string, routes: RouteConfig): void {
+    const l = this.listeners.get(name);
+    if (l !== undefined) l.cm.routeTable = new RouteTable(routes);
+  }
+
+  removeListener(name: string): void {
+    const l = this.listeners.get(name);
+    if (l === undefined) return;
+    this.listeners.delete(name);
+    this.ports.delete(name);
+    this.log.info({ listener: name }, "listener removed; draining");
+    void l.drain(l.config.hcm.drainTimeoutMs);
+  }
+
+  runs(name: string, config: ListenerConfig): boolean {
+    return this.listeners.get(name)?.config === config;
+  }
+
+  // ---------------------------------------------------------------------------------- lifecycle
 
   /**
    * Graceful shutdown: /ready fails, listeners stop accepting and send GOAWAY, streams in flight get
    * up to the largest HCM drain_timeout to finish, then everything closes.
    */
   async shutdown(): Promise<void> {
+    this.ads?.close();
     await this.drainListeners(this.maxDrainTimeout());
     this.clusters.destroy();
     await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
@@ -76,13 +166,14 @@ export class Sidecar {
   private drainListeners(timeoutMs: number): Promise<void> {
     this.draining = true;
     this.drainPromise ??= (async () => {
+      await Promise.allSettled([...this.pendingBinds]);
       this.log.info({ timeout_ms: timeoutMs }, "draining listeners");
-      await Promise.all(this.listeners.map((l) => l.drain(timeoutMs)));
+      await Promise.all([...this.listeners.values()].map((l) => l.drain(timeoutMs)));
     })();
     return this.drainPromise;
   }
 
   private maxDrainTimeout(): number {
-    return Math.max(0, ...this.bootstrap.listeners.map((l) => l.hcm.drainTimeoutMs));
+    return Math.max(0, ...[...this.listeners.values()].map((l) => l.config.hcm.drainTimeoutMs));
   }
 }

@@ -5,7 +5,7 @@
  * balance across all hosts rather than overload the few that are left; 0 disables panic mode.
  */
 import type { Random } from "../common/clock.js";
-import type { ClusterConfig } from "../config/model.js";
+import type { ClusterConfig, LocalityEndpointsConfig } from "../config/model.js";
 import { createPicker, type Picker } from "../lb/load-balancer.js";
 import type { StatsStore } from "../stats/stats-store.js";
 import { clusterStats, type ClusterStats } from "./cluster-stats.js";
@@ -32,9 +32,12 @@ export class Cluster {
     this.name = config.name;
     this.stats = clusterStats(store, config.name);
     this.picker = createPicker(config.lbPolicy, [], config.leastRequest, random);
-    this.setHosts(
-      config.endpoints.flatMap((le) => le.endpoints.map((e) => new Host(e.address, e.weight, e.hostname, e.healthStatus))),
-    );
+    this.updateEndpoints(config.endpoints);
+  }
+
+  /** Replaces the endpoints (an EDS update); hosts that stay keep their pools and counters. */
+  updateEndpoints(localities: readonly LocalityEndpointsConfig[]): void {
+    this.setHosts(localities.flatMap((le) => le.endpoints.map((e) => new Host(e.address, e.weight, e.hostname, e.healthStatus))));
   }
 
   /** All hosts, available or not. */
@@ -49,6 +52,7 @@ export class Cluster {
       const kept = old.get(h.key);
       if (kept !== undefined) {
         old.delete(h.key);
+        kept.syncEdsHealth(h);
         return kept;
       }
       h.pool =

@@ -49,6 +49,12 @@ export class Host {
     }
   }
 
+  /** Takes the EDS health of `fresh` (the same endpoint in a newer EDS update). */
+  syncEdsHealth(fresh: Host): void {
+    const eds = HealthFlag.FAILED_EDS_HEALTH | HealthFlag.DEGRADED_EDS_HEALTH;
+    this.healthFlags = (this.healthFlags & ~eds) | (fresh.healthFlags & eds);
+  }
+
   /** Whether the load balancer may pick this host outside panic mode. */
   get available(): boolean {
     return this.healthFlags === 0;

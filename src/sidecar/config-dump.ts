@@ -1,0 +1,33 @@
+/**
+ * `/config_dump`: the bootstrap, and per xDS type the accepted resources with their version and last
+ * update time, plus the last rejection (Envoy's dynamic_active_* sections, simplified).
+ */
+import { TYPE_SHORT, type TypeUrl } from "../xds/type-urls.js";
+import type { Sidecar } from "./sidecar.js";
+
+export function configDump(sidecar: Sidecar): unknown {
+  const dynamic: Record<string, unknown> = {};
+  for (const [typeUrl, st] of sidecar.ads?.state ?? []) {
+    dynamic[TYPE_SHORT[typeUrl]] = {
+      type_url: typeUrl,
+      version_info: st.version,
+      subscribed: st.names === undefined ? "*" : [...st.names],
+      last_rejection: st.lastError && {
+        version_info: st.lastError.version,
+        error: st.lastError.message,
+        at: st.lastError.at.toISOString(),
+      },
+      resources: [...st.resources.entries()].map(([name, r]) => ({
+        name,
+        version_info: r.version,
+        last_updated: r.updatedAt.toISOString(),
+        config: r.value,
+      })),
+    };
+  }
+  return {
+    bootstrap: sidecar.bootstrap,
+    listeners: Object.fromEntries(sidecar.ports),
+    dynamic_resources: dynamic,
+  };
+}
