@@ -2,7 +2,7 @@
  * `/config_dump`: the bootstrap, and per xDS type the accepted resources with their version and last
  * update time, plus the last rejection (Envoy's dynamic_active_* sections, simplified).
  */
-import { TYPE_SHORT, type TypeUrl } from "../xds/type-urls.js";
+import { TYPE_SHORT } from "../xds/type-urls.js";
 import type { Sidecar } from "./sidecar.js";
 
 export function configDump(sidecar: Sidecar): unknown {
