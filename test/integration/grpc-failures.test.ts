@@ -55,10 +55,17 @@ void describe("cancellation and deadlines through the sidecar", { timeout: 120_0
     b.call.write({ message: "a" });
     const rec = await stack.echo.waitForCall(n);
     await withTimeout(first.promise, 5000, "first bidi response");
+    const cancelAt = Date.now();
     b.call.cancel();
     const out = await b.done;
     assert.equal(out.status.code, grpc.status.CANCELLED, describeStatus(out.status));
-    await withTimeout(rec.whenCancelled, 5000, "upstream observing the client's cancellation of a bidi stream");
+    await withTimeout(rec.whenCancelled, 5000, "upstream observing the client's cancellation of a bidi stream").catch((e: unknown) => {
+      const how =
+        rec.halfClosedAt === null
+          ? " (upstream saw neither a reset nor a half-close)"
+          : ` (upstream saw a half-close ${rec.halfClosedAt - cancelAt} ms after the cancel${rec.statusSent ? " and ended the call OK" : ""}: the cancel was forwarded as END_STREAM, not RST_STREAM)`;
+      throw new Error(`${e instanceof Error ? e.message : String(e)}${how}`);
+    });
   });
 
   void it("upstream ends a call with CANCELLED: the client gets CANCELLED (unary, trailers-only, server stream)", { timeout: 15_000 }, async () => {
