@@ -13,6 +13,7 @@ import type { CircuitBreakerConfig, ClusterConfig, LbPolicy, LeastRequestConfig 
 import { checkUpstreamTransportSocket, decodeUpstreamProtocol } from "./cluster-protocol.js";
 import { boundedUint, durationMs, percent } from "./common.js";
 import { decodeClusterLoadAssignment } from "./endpoint.js";
+import { decodeLoadBalancingPolicy } from "./load-balancing-policy.js";
 import { at, type Errors, idx, notSupported, show, unsupportedValue } from "./field-errors.js";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -46,13 +47,15 @@ export function decodeCluster(c: Cluster, path: string, errors: Errors): Cluster
   if (c.loadAssignment === undefined && !isEds) errors.add(at(path, "load_assignment"), "required for a STATIC cluster");
   const endpoints = c.loadAssignment ? decodeClusterLoadAssignment(c.loadAssignment, at(path, "load_assignment"), errors) : [];
   const upstream = decodeUpstreamProtocol(c, path, errors);
+  const lbp = decodeLoadBalancingPolicy(c.loadBalancingPolicy, at(path, "load_balancing_policy"), errors);
   return {
     name: c.name,
     type: isEds ? "EDS" : "STATIC",
     ...(isEds ? { edsServiceName: c.edsClusterConfig?.serviceName || c.name } : {}),
     connectTimeoutMs,
-    lbPolicy,
-    leastRequest: decodeLeastRequest(c, at(path, "least_request_lb_config"), errors),
+    // load_balancing_policy, when set, wins over lb_policy (as in Envoy).
+    lbPolicy: lbp?.policy ?? lbPolicy,
+    leastRequest: lbp?.leastRequest ?? decodeLeastRequest(c, at(path, "least_request_lb_config"), errors),
     healthyPanicThreshold: percent(
       c.commonLbConfig?.healthyPanicThreshold,
       at(path, "common_lb_config.healthy_panic_threshold"),

@@ -14,6 +14,9 @@ import { TYPE_URLS, unpack } from "./typed-config.js";
 export function decodeListener(l: Listener, path: string, errors: Errors): ListenerConfig {
   if (l.name === "") errors.add(at(path, "name"), "required");
   if (l.statPrefix !== "") errors.add(at(path, "stat_prefix"), notSupported("listener stat_prefix (set the connection manager's)"));
+  if (l.apiListener !== undefined) {
+    errors.add(at(path, "api_listener"), "is for proxyless gRPC clients; a sidecar listener needs an address and filter_chains");
+  }
   const address = decodeAddress(l.address, at(path, "address"), errors, { allowPortZero: true });
   let tls: DownstreamTlsConfig | undefined;
   let hcm: HttpConnectionManagerConfig | undefined;
