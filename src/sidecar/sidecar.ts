@@ -89,7 +89,7 @@ export class Sidecar implements ListenerHost {
     if (dyn.cds) wildcard.push(TypeUrl.CLUSTER);
     if (dyn.lds) wildcard.push(TypeUrl.LISTENER);
     this.ads = new AdsClient(
-      { target: host.key, node: this.bootstrap.node, log: this.log, stats: this.stats, random: this.random },
+      { target: host.key, node: this.bootstrap.node, log: this.log, stats: this.stats, random: this.random, delta: dyn.delta },
       config,
       wildcard,
     );

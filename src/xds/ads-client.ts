@@ -1,6 +1,6 @@
 /**
- * The sidecar's ADS client (state of the world): one gRPC stream to the discovery server carrying
- * LDS and CDS by wildcard and RDS and EDS by the names in use.
+ * The sidecar's ADS client: one gRPC stream to the discovery server carrying LDS and CDS by wildcard
+ * and RDS and EDS by the names in use, state of the world (GRPC) or incremental (DELTA_GRPC).
  *
  * Per type it keeps the last accepted version, the nonce of the last response and the decoded
  * resources. Valid resources of a response are applied even when others in it are invalid (as
@@ -15,7 +15,13 @@ import type { Logger } from "../common/logger.js";
 import type { Random } from "../common/clock.js";
 import type { NodeInfo } from "../config/model.js";
 import { AggregatedDiscoveryServiceClient } from "../gen/envoy/service/discovery/v3/ads.js";
-import type { DiscoveryRequest, DiscoveryResponse } from "../gen/envoy/service/discovery/v3/discovery.js";
+import type {
+  DeltaDiscoveryRequest,
+  DeltaDiscoveryResponse,
+  DiscoveryRequest,
+  DiscoveryResponse,
+} from "../gen/envoy/service/discovery/v3/discovery.js";
+import type { Any } from "../gen/google/protobuf/any.js";
 import type { Node } from "../gen/envoy/config/core/v3/base.js";
 import type { StatsStore, Counter, Gauge } from "../stats/stats-store.js";
 import { Backoff } from "./backoff.js";
@@ -58,6 +64,17 @@ export interface AdsClientOptions {
   readonly log: Logger;
   readonly stats: StatsStore;
   readonly random: Random;
+  /** Incremental xDS (DeltaAggregatedResources) instead of state of the world. */
+  readonly delta: boolean;
+}
+
+type Stream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> | grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+
+/** One resource of a response, whatever the variant. */
+interface Incoming {
+  readonly any: Any;
+  /** Per-resource version (delta), else the response's version_info. */
+  readonly version: string;
 }
 
 const WILDCARD_TYPES: ReadonlySet<TypeUrl> = new Set([TypeUrl.LISTENER, TypeUrl.CLUSTER]);
@@ -68,7 +85,7 @@ export class AdsClient {
   private readonly backoff: Backoff;
   private readonly typeStats = new Map<TypeUrl, TypeStats>();
   private readonly connected: Gauge;
-  private call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> | undefined;
+  private call: Stream | undefined;
   private nodeSent = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -112,12 +129,16 @@ export class AdsClient {
   /** Sets the names subscribed for RDS or EDS; sends a request when the set changed. */
   setSubscription(typeUrl: TypeUrl, names: ReadonlySet<string>): void {
     const st = this.typeState(typeUrl);
-    const prev = st.names;
-    if (prev !== undefined && prev.size === names.size && [...names].every((n) => prev.has(n))) return;
+    const prev = st.names ?? new Set<string>();
+    if (st.names !== undefined && prev.size === names.size && [...names].every((n) => prev.has(n))) return;
+    const added = [...names].filter((n) => !prev.has(n));
+    const dropped = [...prev].filter((n) => !names.has(n));
     st.names = new Set(names);
     // Names no longer wanted are forgotten, so that a later subscription gets them afresh.
-    for (const n of [...st.resources.keys()]) if (!names.has(n)) st.resources.delete(n);
-    if (this.call !== undefined) this.send(typeUrl, st.version, st.nonce, undefined);
+    for (const n of dropped) st.resources.delete(n);
+    if (this.call === undefined) return;
+    if (this.opts.delta) this.sendDelta(typeUrl, { subscribe: added, unsubscribe: dropped });
+    else this.send(typeUrl, st.version, st.nonce, undefined);
   }
 
   private typeState(t: TypeUrl): TypeState {
@@ -131,21 +152,29 @@ export class AdsClient {
 
   private openStream(): void {
     if (this.closed) return;
-    const call = this.client.streamAggregatedResources();
+    const delta = this.opts.delta;
+    const call: Stream = delta ? this.client.deltaAggregatedResources() : this.client.streamAggregatedResources();
     this.call = call;
     this.nodeSent = false;
     for (const st of this.state.values()) st.requested = false;
-    call.on("data", (resp: DiscoveryResponse) => this.onResponse(resp));
+    if (delta) call.on("data", (resp: DeltaDiscoveryResponse) => this.onDeltaResponse(resp));
+    else call.on("data", (resp: DiscoveryResponse) => this.onResponse(resp));
     call.on("error", (err: grpc.ServiceError) => this.onStreamEnd(call, err.details || err.message));
     call.on("end", () => this.onStreamEnd(call, "stream ended"));
-    // Re-subscribe every type with its last accepted version (and no nonce: it is a new stream).
+    // Re-subscribe every type with its last accepted version(s), and no nonce: it is a new stream.
     for (const t of PUSH_ORDER) {
       const st = this.state.get(t);
-      if (st !== undefined && (st.names === undefined || st.names.size > 0)) this.send(t, st.version, "", undefined);
+      if (st === undefined || (st.names !== undefined && st.names.size === 0)) continue;
+      if (!delta) this.send(t, st.version, "", undefined);
+      else {
+        const initial: Record<string, string> = {};
+        for (const [name, r] of st.resources) initial[name] = r.version;
+        this.sendDelta(t, { subscribe: st.names === undefined ? [] : [...st.names].sort(), initial });
+      }
     }
   }
 
-  private onStreamEnd(call: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>, reason: string): void {
+  private onStreamEnd(call: Stream, reason: string): void {
     if (this.call !== call) return;
     this.call = undefined;
     this.connected.value = 0;
@@ -169,26 +198,62 @@ export class AdsClient {
       errorDetail: error === undefined ? undefined : { code: 3, message: error, details: [] },
     };
     this.nodeSent = true;
-    call.write(req);
+    (call as grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>).write(req);
+  }
+
+  private sendDelta(
+    typeUrl: TypeUrl,
+    m: { subscribe?: string[]; unsubscribe?: string[]; initial?: Record<string, string>; nonce?: string; error?: string },
+  ): void {
+    const call = this.call;
+    if (call === undefined) return;
+    this.typeState(typeUrl).requested = true;
+    const req: DeltaDiscoveryRequest = {
+      node: this.nodeSent ? undefined : this.nodeMessage(),
+      typeUrl,
+      resourceNamesSubscribe: m.subscribe ?? [],
+      resourceNamesUnsubscribe: m.unsubscribe ?? [],
+      initialResourceVersions: m.initial ?? {},
+      responseNonce: m.nonce ?? "",
+      errorDetail: m.error === undefined ? undefined : { code: 3, message: m.error, details: [] },
+    };
+    this.nodeSent = true;
+    (call as grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>).write(req);
+  }
+
+  private onDeltaResponse(resp: DeltaDiscoveryResponse): void {
+    const items: Incoming[] = [];
+    for (const r of resp.resources) if (r.resource !== undefined) items.push({ any: r.resource, version: r.version });
+    this.apply(resp.typeUrl, resp.systemVersionInfo, resp.nonce, items, resp.removedResources);
   }
 
   private onResponse(resp: DiscoveryResponse): void {
+    const items = resp.resources.map((any) => ({ any, version: resp.versionInfo }));
+    this.apply(resp.typeUrl, resp.versionInfo, resp.nonce, items, undefined);
+  }
+
+  /**
+   * Decodes and applies one response, then ACKs or NACKs it. `removed` lists the names the server
+   * removed (delta); undefined means state of the world, where LDS and CDS resources a response does
+   * not name are gone (RDS and EDS ones go when no longer referenced, through setSubscription).
+   */
+  private apply(typeUrlText: string, versionInfo: string, nonce: string, items: readonly Incoming[], removedNames: readonly string[] | undefined): void {
     this.connected.value = 1;
     this.backoff.reset();
-    const typeUrl = resp.typeUrl as TypeUrl;
+    const typeUrl = typeUrlText as TypeUrl;
     const stats = this.typeStats.get(typeUrl);
     if (stats === undefined) {
-      this.opts.log.warn({ type_url: resp.typeUrl }, "xDS response for a type we did not ask for; ignored");
+      this.opts.log.warn({ type_url: typeUrlText }, "xDS response for a type we did not ask for; ignored");
       return;
     }
     stats.attempt.inc();
     const st = this.typeState(typeUrl);
-    st.nonce = resp.nonce;
+    st.nonce = nonce;
     const errors: string[] = [];
     const seen = new Set<string>();
     const changed = new Map<string, ResourceValues[typeof typeUrl]>();
     const now = new Date();
-    resp.resources.forEach((any, i) => {
+    items.forEach(({ any, version }, i) => {
       if (any.typeUrl !== typeUrl) {
         errors.push(`resources[${i}]: type ${any.typeUrl} in a ${typeUrl} response`);
         return;
@@ -203,28 +268,31 @@ export class AdsClient {
       const hash = createHash("sha1").update(any.value).digest("base64");
       const prev = st.resources.get(d.name);
       if (prev?.hash === hash) return;
-      st.resources.set(d.name, { value: d.value, hash, version: resp.versionInfo, updatedAt: now });
+      st.resources.set(d.name, { value: d.value, hash, version, updatedAt: now });
       changed.set(d.name, d.value);
     });
-    // State of the world: for LDS and CDS, what the response does not name is gone. RDS and EDS
-    // resources go when no longer referenced (setSubscription), not when a response omits them.
     const removed: string[] = [];
-    if (WILDCARD_TYPES.has(typeUrl)) {
+    if (removedNames !== undefined) {
+      for (const name of removedNames) if (st.resources.delete(name)) removed.push(name);
+    } else if (WILDCARD_TYPES.has(typeUrl)) {
       for (const name of st.resources.keys()) if (!seen.has(name)) removed.push(name);
       for (const name of removed) st.resources.delete(name);
     }
     if (changed.size > 0 || removed.length > 0) this.handler.onUpdate(typeUrl, changed, removed);
+    const delta = this.opts.delta;
     if (errors.length === 0) {
-      st.version = resp.versionInfo;
+      st.version = versionInfo;
       st.lastError = undefined;
       stats.success.inc();
-      this.send(typeUrl, st.version, resp.nonce, undefined);
+      if (delta) this.sendDelta(typeUrl, { nonce });
+      else this.send(typeUrl, st.version, nonce, undefined);
     } else {
       const message = errors.join("; ");
-      st.lastError = { message, at: now, version: resp.versionInfo };
+      st.lastError = { message, at: now, version: versionInfo };
       stats.rejected.inc();
-      this.opts.log.warn({ type: TYPE_SHORT[typeUrl], version: resp.versionInfo, error: message }, "xDS update rejected (NACK)");
-      this.send(typeUrl, st.version, resp.nonce, message);
+      this.opts.log.warn({ type: TYPE_SHORT[typeUrl], version: versionInfo, error: message }, "xDS update rejected (NACK)");
+      if (delta) this.sendDelta(typeUrl, { nonce, error: message });
+      else this.send(typeUrl, st.version, nonce, message);
     }
   }
 
