@@ -13,6 +13,8 @@ export const ErrorCode = {
   USAGE: "PF_USAGE",
   /** A listener could not bind its address. */
   LISTEN_FAILED: "PF_LISTEN_FAILED",
+  /** A discovery-server snapshot references a resource it does not contain; the previous snapshot stays. */
+  SNAPSHOT_INCONSISTENT: "PF_SNAPSHOT_INCONSISTENT",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
