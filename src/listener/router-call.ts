@@ -223,7 +223,8 @@ export class RouterCall implements PoolWaiter {
       return this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UO, "upstream pending overflow");
     }
     this.endAttempt(false);
-    if (this.maybeRetry(CONNECT_FAILURE_OUTCOME)) return;
+    // A pool closed under us (its host just left the cluster) never saw the request: pick again.
+    if (this.maybeRetry(reason === "closed" ? REFUSED_STREAM_OUTCOME : CONNECT_FAILURE_OUTCOME)) return;
     this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UF, "upstream connect error or disconnect/reset before headers. reset reason: connection failure");
   }
 
