@@ -1,0 +1,175 @@
+/**
+ * The shape of mesh.yaml as zod schemas: keys, types, ranges, enums. Strict objects everywhere, so a
+ * misspelt key is an error naming it rather than a silently ignored setting. Defaults are NOT applied
+ * here (every key is optional where mesh.yaml allows omitting it): mesh-build.ts applies them in one
+ * place, next to the comments saying why each differs from Envoy, and cross-field rules live in
+ * mesh-references.ts so they can run even when this schema already failed.
+ */
+import { z } from "zod";
+import { RETRY_ON } from "../../config/decode/retry-policy.js";
+import { duration, intIn, listenerAddress, nodeAddress, percent, positiveDuration, resourceName } from "./mesh-primitives.js";
+
+const UINT32_MAX = 4_294_967_295;
+const count = intIn(0, UINT32_MAX);
+
+/** Retry keys, accepted on an upstream (its default) and on a route rule (an override). */
+const retryKeys = {
+  /** Retries after the first attempt. */
+  retries: intIn(0, 10).optional(),
+  /** Envoy retry_on conditions the sidecar implements. */
+  retryOn: z.array(z.enum(RETRY_ON as [string, ...string[]])).min(1).optional(),
+  retriableStatusCodes: z.array(intIn(100, 599)).optional(),
+  perTryTimeout: positiveDuration.optional(),
+};
+
+const node = z.strictObject({
+  address: nodeAddress,
+  weight: intIn(1, 1_000_000).optional(),
+  status: z.enum(["unknown", "healthy", "unhealthy", "draining"]).optional(),
+});
+
+const slowStart = z.strictObject({
+  window: positiveDuration,
+  aggression: z.number().positive().optional(),
+  minWeightPercent: percent.optional(),
+});
+
+const leastRequest = z.strictObject({
+  choiceCount: intIn(2, 100).optional(),
+  activeRequestBias: z.number().min(0).optional(),
+  slowStart: slowStart.optional(),
+});
+
+const outlierDetection = z.strictObject({
+  enabled: z.boolean().optional(),
+  consecutive5xx: count.optional(),
+  consecutiveGatewayFailure: count.optional(),
+  consecutiveLocalOriginFailure: count.optional(),
+  splitExternalLocalOriginErrors: z.boolean().optional(),
+  interval: positiveDuration.optional(),
+  baseEjectionTime: positiveDuration.optional(),
+  maxEjectionTime: positiveDuration.optional(),
+  maxEjectionTimeJitter: duration.optional(),
+  maxEjectionPercent: percent.optional(),
+  alwaysEjectOneHost: z.boolean().optional(),
+  enforcingConsecutive5xx: percent.optional(),
+  enforcingConsecutiveGatewayFailure: percent.optional(),
+  enforcingConsecutiveLocalOriginFailure: percent.optional(),
+  enforcingSuccessRate: percent.optional(),
+  enforcingLocalOriginSuccessRate: percent.optional(),
+  successRateMinimumHosts: count.optional(),
+  successRateRequestVolume: count.optional(),
+  successRateStdevFactor: count.optional(),
+  failurePercentageThreshold: percent.optional(),
+  enforcingFailurePercentage: percent.optional(),
+  enforcingFailurePercentageLocalOrigin: percent.optional(),
+  failurePercentageMinimumHosts: count.optional(),
+  failurePercentageRequestVolume: count.optional(),
+  successfulActiveHealthCheckUnejectHost: z.boolean().optional(),
+});
+
+const healthCheck = z.strictObject({
+  grpc: z.strictObject({ serviceName: z.string().optional(), authority: z.string().min(1).optional() }).optional(),
+  http: z.strictObject({ path: z.string().startsWith("/"), host: z.string().min(1).optional() }).optional(),
+  interval: positiveDuration.optional(),
+  timeout: positiveDuration.optional(),
+  unhealthyThreshold: intIn(1, 1000).optional(),
+  healthyThreshold: intIn(1, 1000).optional(),
+  intervalJitter: duration.optional(),
+  noTrafficInterval: positiveDuration.optional(),
+  unhealthyInterval: positiveDuration.optional(),
+});
+
+const circuitBreakers = z.strictObject({
+  maxConnections: count.optional(),
+  maxPendingRequests: count.optional(),
+  maxRequests: count.optional(),
+  maxRetries: count.optional(),
+});
+
+const locality = z.strictObject({
+  region: z.string().optional(),
+  zone: z.string().optional(),
+  subZone: z.string().optional(),
+});
+
+const tls = z.strictObject({
+  sni: z.string().min(1).optional(),
+  caFile: z.string().min(1).optional(),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+});
+
+/** Balance spellings: ours, plus APIPark's hyphenated ones so pasted upstreams work. */
+export const BALANCE_VALUES = ["least_request", "round_robin", "random", "least-request", "round-robin"] as const;
+
+export const upstreamSchema = z.strictObject({
+  name: resourceName,
+  protocol: z.enum(["grpc", "http2", "https"]).optional(),
+  nodes: z.array(node).min(1),
+  balance: z.enum(BALANCE_VALUES).optional(),
+  leastRequest: leastRequest.optional(),
+  connectTimeout: positiveDuration.optional(),
+  timeout: duration.optional(),
+  ...retryKeys,
+  outlierDetection: outlierDetection.optional(),
+  healthCheck: healthCheck.optional(),
+  circuitBreakers: circuitBreakers.optional(),
+  healthyPanicThreshold: percent.optional(),
+  locality: locality.optional(),
+  tls: tls.optional(),
+});
+
+const headerMatch = z.strictObject({
+  name: z.string().regex(/^:?[a-z0-9!#$%&'*+.^_`|~-]+$/i),
+  exact: z.string().optional(),
+  prefix: z.string().min(1).optional(),
+  suffix: z.string().min(1).optional(),
+  contains: z.string().min(1).optional(),
+  regex: z.string().min(1).optional(),
+  present: z.literal(true).optional(),
+  invert: z.boolean().optional(),
+});
+
+const match = z.strictObject({
+  prefix: z.string().optional(),
+  path: z.string().startsWith("/").optional(),
+  regex: z.string().min(1).optional(),
+  grpcService: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/).optional(),
+  grpcMethod: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+  headers: z.array(headerMatch).optional(),
+  caseSensitive: z.boolean().optional(),
+});
+
+const rule = z.strictObject({
+  match: match.optional(),
+  upstream: resourceName,
+  timeout: duration.optional(),
+  ...retryKeys,
+});
+
+export const routeSchema = z.strictObject({
+  name: resourceName,
+  hosts: z.array(z.string().min(1)).min(1).optional(),
+  rules: z.array(rule).min(1),
+});
+
+export const listenerSchema = z.strictObject({
+  name: resourceName,
+  address: listenerAddress,
+  route: resourceName,
+  nodes: z.strictObject({ cluster: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }).optional(),
+});
+
+/** The whole file. Every section may be omitted (an empty mesh is valid and serves nothing). */
+export const meshSchema = z.strictObject({
+  upstreams: z.array(upstreamSchema).optional(),
+  routes: z.array(routeSchema).optional(),
+  listeners: z.array(listenerSchema).optional(),
+});
+
+export type RawMesh = z.output<typeof meshSchema>;
+export type RawUpstream = z.output<typeof upstreamSchema>;
+export type RawRoute = z.output<typeof routeSchema>;
+export type RawRule = RawRoute["rules"][number];
+export type RawListener = z.output<typeof listenerSchema>;

@@ -1,0 +1,270 @@
+/**
+ * An upstream of mesh.yaml → its Cluster (CDS) and ClusterLoadAssignment (EDS).
+ *
+ * Written for three clients at once: Envoy, the Pilotfish sidecar and proxyless grpc-js-xds. Hence:
+ * always EDS over ADS (grpc-js-xds accepts no STATIC clusters); `lb_policy` for clients that only read
+ * it, plus `load_balancing_policy` listing least_request then round_robin (grpc-js-xds has no least
+ * request and takes the first policy it knows); exactly one locality with weight 1 (grpc-js-xds drops a
+ * locality without a weight); endpoint addresses as written (IP literals for grpc-js-xds and Envoy).
+ */
+import {
+  type Cluster,
+  Cluster_DiscoveryType,
+  Cluster_LbPolicy,
+  type LoadBalancingPolicy_Policy,
+} from "../../gen/envoy/config/cluster/v3/cluster.js";
+import { RoutingPriority } from "../../gen/envoy/config/core/v3/base.js";
+import type { CircuitBreakers } from "../../gen/envoy/config/cluster/v3/circuit_breaker.js";
+import type { OutlierDetection } from "../../gen/envoy/config/cluster/v3/outlier_detection.js";
+import { type HealthCheck, HealthStatus } from "../../gen/envoy/config/core/v3/health_check.js";
+import { SocketAddress_Protocol } from "../../gen/envoy/config/core/v3/address.js";
+import { Http2ProtocolOptions } from "../../gen/envoy/config/core/v3/protocol.js";
+import type { ClusterLoadAssignment } from "../../gen/envoy/config/endpoint/v3/endpoint.js";
+import type { LbEndpoint } from "../../gen/envoy/config/endpoint/v3/endpoint_components.js";
+import type { SlowStartConfig } from "../../gen/envoy/extensions/load_balancing_policies/common/v3/common.js";
+import {
+  LeastRequest,
+  LeastRequest_SelectionMethod,
+} from "../../gen/envoy/extensions/load_balancing_policies/least_request/v3/least_request.js";
+import { Random } from "../../gen/envoy/extensions/load_balancing_policies/random/v3/random.js";
+import { RoundRobin } from "../../gen/envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.js";
+import { UpstreamTlsContext } from "../../gen/envoy/extensions/transport_sockets/tls/v3/tls.js";
+import { HttpProtocolOptions } from "../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
+import type { Any } from "../../gen/google/protobuf/any.js";
+import type { MeshBalance, MeshLeastRequest, MeshNodeStatus, MeshUpstream } from "./mesh-model.js";
+import { adsConfigSource, duration, EmbeddedType, ExtensionName, optionalDuration, pack } from "./xds-builders.js";
+
+const LB_POLICY: Record<MeshBalance, Cluster_LbPolicy> = {
+  least_request: Cluster_LbPolicy.LEAST_REQUEST,
+  round_robin: Cluster_LbPolicy.ROUND_ROBIN,
+  random: Cluster_LbPolicy.RANDOM,
+};
+
+const HEALTH: Record<MeshNodeStatus, HealthStatus> = {
+  unknown: HealthStatus.UNKNOWN,
+  healthy: HealthStatus.HEALTHY,
+  unhealthy: HealthStatus.UNHEALTHY,
+  draining: HealthStatus.DRAINING,
+};
+
+/** The Cluster for one upstream; its EDS service name is the upstream name. */
+export function clusterFor(u: MeshUpstream): Cluster {
+  return {
+    name: u.name,
+    type: Cluster_DiscoveryType.EDS,
+    edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: u.name },
+    connectTimeout: duration(u.connectTimeoutMs),
+    lbPolicy: LB_POLICY[u.balance],
+    healthChecks: u.healthCheck ? [healthCheckFor(u)] : [],
+    circuitBreakers: circuitBreakersFor(u),
+    http2ProtocolOptions: undefined,
+    outlierDetection: outlierDetectionFor(u),
+    transportSocket: transportSocketFor(u),
+    commonLbConfig:
+      u.healthyPanicThreshold === undefined ? undefined : { healthyPanicThreshold: { value: u.healthyPanicThreshold } },
+    loadAssignment: undefined,
+    // Every mesh protocol is HTTP/2 (gRPC, h2c, or h2 over TLS): say so explicitly, as Envoy needs.
+    typedExtensionProtocolOptions: {
+      [ExtensionName.UPSTREAM_HTTP_PROTOCOL_OPTIONS]: pack(EmbeddedType.UPSTREAM_HTTP_PROTOCOL_OPTIONS, HttpProtocolOptions, {
+        commonHttpProtocolOptions: undefined,
+        upstreamProtocolOptions: {
+          $case: "explicitHttpConfig",
+          value: { protocolConfig: { $case: "http2ProtocolOptions", value: Http2ProtocolOptions.create() } },
+        },
+      }),
+    },
+    leastRequestLbConfig:
+      u.balance === "least_request"
+        ? {
+            choiceCount: u.leastRequest.choiceCount,
+            activeRequestBias: biasOf(u.leastRequest),
+          }
+        : undefined,
+    loadBalancingPolicy: { policies: policiesFor(u) },
+  };
+}
+
+function biasOf(lr: MeshLeastRequest): { defaultValue: number; runtimeKey: string } | undefined {
+  return lr.activeRequestBias === undefined ? undefined : { defaultValue: lr.activeRequestBias, runtimeKey: "" };
+}
+
+/**
+ * load_balancing_policy: the requested policy first, round robin after it as the fallback for clients
+ * without it (grpc-js-xds knows neither least_request nor random). Round robin alone for round_robin.
+ */
+function policiesFor(u: MeshUpstream): LoadBalancingPolicy_Policy[] {
+  const slowStart = slowStartFor(u.leastRequest);
+  const roundRobin = policy(ExtensionName.ROUND_ROBIN, pack(EmbeddedType.ROUND_ROBIN, RoundRobin, { slowStartConfig: slowStart }));
+  switch (u.balance) {
+    case "least_request":
+      return [
+        policy(
+          ExtensionName.LEAST_REQUEST,
+          pack(EmbeddedType.LEAST_REQUEST, LeastRequest, {
+            choiceCount: u.leastRequest.choiceCount,
+            activeRequestBias: biasOf(u.leastRequest),
+            slowStartConfig: slowStart,
+            selectionMethod: LeastRequest_SelectionMethod.N_CHOICES,
+          }),
+        ),
+        roundRobin,
+      ];
+    case "random":
+      return [policy(ExtensionName.RANDOM, pack(EmbeddedType.RANDOM, Random, {})), roundRobin];
+    case "round_robin":
+      return [roundRobin];
+  }
+}
+
+function policy(name: string, typedConfig: Any): LoadBalancingPolicy_Policy {
+  return { typedExtensionConfig: { name, typedConfig } };
+}
+
+function slowStartFor(lr: MeshLeastRequest): SlowStartConfig | undefined {
+  const ss = lr.slowStart;
+  if (!ss) return undefined;
+  return {
+    slowStartWindow: duration(ss.windowMs),
+    aggression: { defaultValue: ss.aggression, runtimeKey: "" },
+    minWeightPercent: { value: ss.minWeightPercent },
+  };
+}
+
+function outlierDetectionFor(u: MeshUpstream): OutlierDetection | undefined {
+  const o = u.outlierDetection;
+  if (!o) return undefined;
+  return {
+    consecutive5xx: o.consecutive5xx,
+    interval: duration(o.intervalMs),
+    baseEjectionTime: duration(o.baseEjectionTimeMs),
+    maxEjectionPercent: o.maxEjectionPercent,
+    enforcingConsecutive5xx: o.enforcingConsecutive5xx,
+    enforcingSuccessRate: o.enforcingSuccessRate,
+    successRateMinimumHosts: o.successRateMinimumHosts,
+    successRateRequestVolume: o.successRateRequestVolume,
+    successRateStdevFactor: o.successRateStdevFactor,
+    consecutiveGatewayFailure: o.consecutiveGatewayFailure,
+    enforcingConsecutiveGatewayFailure: o.enforcingConsecutiveGatewayFailure,
+    splitExternalLocalOriginErrors: o.splitExternalLocalOriginErrors,
+    consecutiveLocalOriginFailure: o.consecutiveLocalOriginFailure,
+    enforcingConsecutiveLocalOriginFailure: o.enforcingConsecutiveLocalOriginFailure,
+    enforcingLocalOriginSuccessRate: o.enforcingLocalOriginSuccessRate,
+    failurePercentageThreshold: o.failurePercentageThreshold,
+    enforcingFailurePercentage: o.enforcingFailurePercentage,
+    enforcingFailurePercentageLocalOrigin: o.enforcingFailurePercentageLocalOrigin,
+    failurePercentageMinimumHosts: o.failurePercentageMinimumHosts,
+    failurePercentageRequestVolume: o.failurePercentageRequestVolume,
+    maxEjectionTime: optionalDuration(o.maxEjectionTimeMs),
+    maxEjectionTimeJitter: duration(o.maxEjectionTimeJitterMs),
+    successfulActiveHealthCheckUnejectHost: o.successfulActiveHealthCheckUnejectHost,
+    alwaysEjectOneHost: o.alwaysEjectOneHost,
+  };
+}
+
+function healthCheckFor(u: MeshUpstream): HealthCheck {
+  const hc = u.healthCheck!;
+  const c = hc.checker;
+  return {
+    timeout: duration(hc.timeoutMs),
+    interval: duration(hc.intervalMs),
+    intervalJitter: hc.intervalJitterMs > 0 ? duration(hc.intervalJitterMs) : undefined,
+    unhealthyThreshold: hc.unhealthyThreshold,
+    healthyThreshold: hc.healthyThreshold,
+    reuseConnection: undefined,
+    healthChecker:
+      c.kind === "grpc"
+        ? {
+            $case: "grpcHealthCheck",
+            value: { serviceName: c.serviceName, authority: c.authority ?? "", initialMetadata: [] },
+          }
+        : {
+            $case: "httpHealthCheck",
+            value: { host: c.host ?? "", path: c.path, requestHeadersToAdd: [], requestHeadersToRemove: [] },
+          },
+    noTrafficInterval: optionalDuration(hc.noTrafficIntervalMs),
+    unhealthyInterval: optionalDuration(hc.unhealthyIntervalMs),
+    unhealthyEdgeInterval: undefined,
+    healthyEdgeInterval: undefined,
+    intervalJitterPercent: 0,
+    initialJitter: undefined,
+    noTrafficHealthyInterval: undefined,
+  };
+}
+
+function circuitBreakersFor(u: MeshUpstream): CircuitBreakers | undefined {
+  const cb = u.circuitBreakers;
+  if (!cb) return undefined;
+  return {
+    thresholds: [
+      {
+        priority: RoutingPriority.DEFAULT,
+        maxConnections: cb.maxConnections,
+        maxPendingRequests: cb.maxPendingRequests,
+        maxRequests: cb.maxRequests,
+        maxRetries: cb.maxRetries,
+        trackRemaining: false,
+      },
+    ],
+  };
+}
+
+/** `https`: TLS with ALPN h2 (the cluster speaks HTTP/2 over it). */
+function transportSocketFor(u: MeshUpstream): Cluster["transportSocket"] {
+  const tls = u.tls;
+  if (!tls) return undefined;
+  const ctx: UpstreamTlsContext = {
+    sni: tls.sni ?? "",
+    commonTlsContext: {
+      tlsCertificates:
+        tls.certFile !== undefined && tls.keyFile !== undefined
+          ? [
+              {
+                certificateChain: { specifier: { $case: "filename", value: tls.certFile } },
+                privateKey: { specifier: { $case: "filename", value: tls.keyFile } },
+              },
+            ]
+          : [],
+      validationContextType:
+        tls.caFile === undefined
+          ? undefined
+          : { $case: "validationContext", value: { trustedCa: { specifier: { $case: "filename", value: tls.caFile } } } },
+      alpnProtocols: ["h2"],
+    },
+  };
+  return { name: ExtensionName.TLS, typedConfig: pack(EmbeddedType.UPSTREAM_TLS_CONTEXT, UpstreamTlsContext, ctx) };
+}
+
+/** The ClusterLoadAssignment: one locality (weight 1) holding every node in mesh.yaml order. */
+export function loadAssignmentFor(u: MeshUpstream): ClusterLoadAssignment {
+  return {
+    clusterName: u.name,
+    endpoints: [
+      {
+        locality: { region: u.locality.region, zone: u.locality.zone, subZone: u.locality.subZone },
+        lbEndpoints: u.nodes.map(
+          (n): LbEndpoint => ({
+            endpoint: {
+              address: {
+                address: {
+                  $case: "socketAddress",
+                  value: {
+                    protocol: SocketAddress_Protocol.TCP,
+                    address: n.address.host,
+                    portSpecifier: { $case: "portValue", value: n.address.port },
+                    resolverName: "",
+                    ipv4Compat: false,
+                  },
+                },
+              },
+              hostname: "",
+            },
+            healthStatus: HEALTH[n.status],
+            loadBalancingWeight: n.weight,
+          }),
+        ),
+        loadBalancingWeight: 1,
+        priority: 0,
+      },
+    ],
+  };
+}
