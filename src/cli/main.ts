@@ -5,6 +5,7 @@
 import { Command, CommanderError } from "commander";
 import { runSidecar } from "./sidecar-command.js";
 import { runValidate } from "./validate-command.js";
+import { isMeshFile, parsePort, runControlPlane, runValidateMesh } from "./control-plane-command.js";
 import { runDemo } from "./demo-command.js";
 import { EXIT_USAGE } from "./exit-codes.js";
 
@@ -25,10 +26,21 @@ program
 
 program
   .command("validate")
-  .description("check a bootstrap file; print every error with its field path; exit 1 on any")
-  .argument("<file>", "bootstrap file (YAML or JSON)")
+  .description("check a bootstrap or mesh file; print every error with its field path; exit 1 on any")
+  .argument("<file>", "bootstrap or mesh file (YAML or JSON); a mesh file has upstreams/routes/listeners")
   .action((file: string) => {
-    process.exitCode = runValidate(file);
+    process.exitCode = isMeshFile(file) ? runValidateMesh(file) : runValidate(file);
+  });
+
+program
+  .command("control-plane")
+  .description("run the xDS discovery server (ADS, SotW and delta) from a mesh file")
+  .requiredOption("-c, --config <file>", "mesh file (mesh.yaml)")
+  .option("--port <port>", "xDS (gRPC) port; 0 picks one", parsePort, 18000)
+  .option("--admin-port <port>", "admin HTTP port (/nodes /ready /metrics /config); 0 picks one", parsePort, 18001)
+  .option("--address <ip>", "listen address of both ports", "0.0.0.0")
+  .action(async (opts: { config: string; port: number; adminPort: number; address: string }) => {
+    process.exitCode = await runControlPlane(opts);
   });
 
 program

@@ -9,8 +9,8 @@ import { buildResources } from "./fixtures.js";
 
 const node: NodeIdentity = { id: "n1", cluster: "frontend", proxyless: false };
 
-describe("buildSnapshot", () => {
-  it("derives the same versions from the same content (replicas agree)", () => {
+void describe("buildSnapshot", () => {
+  void it("derives the same versions from the same content (replicas agree)", () => {
     const a = buildSnapshot(buildResources({ ports: [1, 2] }), 0);
     const b = buildSnapshot(buildResources({ ports: [1, 2] }), 5);
     for (const t of Object.values(TypeUrl)) assert.equal(a.types.get(t)!.version, b.types.get(t)!.version);
@@ -18,7 +18,7 @@ describe("buildSnapshot", () => {
     assert.match(a.types.get(TypeUrl.CLUSTER)!.version, /^[0-9a-f]{16}$/);
   });
 
-  it("changes only the version of the type whose content changed", () => {
+  void it("changes only the version of the type whose content changed", () => {
     const a = buildSnapshot(buildResources({ ports: [1, 2] }), 0);
     const b = buildSnapshot(buildResources({ ports: [1, 3] }), 0);
     assert.notEqual(a.types.get(TypeUrl.ENDPOINT)!.version, b.types.get(TypeUrl.ENDPOINT)!.version);
@@ -28,7 +28,7 @@ describe("buildSnapshot", () => {
     assert.ok(!sameContent(a, b));
   });
 
-  it("does not depend on the order resources are listed in", () => {
+  void it("does not depend on the order resources are listed in", () => {
     const one = buildResources({ ports: [1], cluster: "a", listener: "la", route: "ra" });
     const two = buildResources({ ports: [2], cluster: "b", listener: "lb", route: "rb" });
     const merged = (x: typeof one, y: typeof one) => ({
@@ -40,14 +40,14 @@ describe("buildSnapshot", () => {
     assert.ok(sameContent(buildSnapshot(merged(one, two), 0), buildSnapshot(merged(two, one), 0)));
   });
 
-  it("encodes each resource as an Any of its type URL", () => {
+  void it("encodes each resource as an Any of its type URL", () => {
     const s = buildSnapshot(buildResources({ ports: [1] }), 0);
     const e = s.types.get(TypeUrl.LISTENER)!.entries.get("echo")!;
     assert.equal(e.resource.typeUrl, TypeUrl.LISTENER);
     assert.ok(e.resource.value.length > 0);
   });
 
-  it("refuses a cluster without its ClusterLoadAssignment, naming it", () => {
+  void it("refuses a cluster without its ClusterLoadAssignment, naming it", () => {
     assert.throws(
       () => buildSnapshot(buildResources({ ports: [1], omitEndpoints: true }), 0),
       (err: unknown) =>
@@ -56,13 +56,13 @@ describe("buildSnapshot", () => {
     );
   });
 
-  it("refuses a listener without its RouteConfiguration, naming it", () => {
+  void it("refuses a listener without its RouteConfiguration, naming it", () => {
     const errors = checkConsistency(buildResources({ ports: [1], omitRoute: true }));
     assert.deepEqual(errors.map((e) => e.path), ["listeners[0]"]);
-    assert.match(errors[0]!.message, /RouteConfiguration "echo-route"/);
+    assert.match(errors[0].message, /RouteConfiguration "echo-route"/);
   });
 
-  it("refuses a route to a missing cluster and duplicate names", () => {
+  void it("refuses a route to a missing cluster and duplicate names", () => {
     const r = buildResources({ ports: [1] });
     const bad = { ...r, clusters: [], endpoints: [], listeners: [...r.listeners, ...r.listeners] };
     const err = (() => {
@@ -79,8 +79,8 @@ describe("buildSnapshot", () => {
   });
 });
 
-describe("SnapshotCache", () => {
-  it("computes on watch and notifies only on a content change", () => {
+void describe("SnapshotCache", () => {
+  void it("computes on watch and notifies only on a content change", () => {
     let ports = [1];
     const cache = new SnapshotCache(() => buildResources({ ports }));
     const seen: string[] = [];
@@ -95,7 +95,7 @@ describe("SnapshotCache", () => {
     assert.equal(cache.groupCount(), 0);
   });
 
-  it("keeps the previous snapshot when the new one is inconsistent, and records why", () => {
+  void it("keeps the previous snapshot when the new one is inconsistent, and records why", () => {
     const cache = new SnapshotCache(() => buildResources({ ports: [1] }));
     let notified = 0;
     const w = cache.watch(node, () => notified++);
@@ -109,7 +109,7 @@ describe("SnapshotCache", () => {
     assert.equal(cache.lastFailure(), null);
   });
 
-  it("keeps the previous snapshot when the generator throws", () => {
+  void it("keeps the previous snapshot when the generator throws", () => {
     const cache = new SnapshotCache(() => buildResources({ ports: [1] }));
     const w = cache.watch(node, () => assert.fail("no notification expected"));
     cache.setGenerator(() => {
@@ -119,7 +119,7 @@ describe("SnapshotCache", () => {
     assert.equal(cache.lastFailure()!.message, "translator exploded");
   });
 
-  it("shares one computation per group", () => {
+  void it("shares one computation per group", () => {
     let calls = 0;
     const cache = new SnapshotCache(
       () => {
@@ -135,7 +135,7 @@ describe("SnapshotCache", () => {
     assert.equal(calls, 2);
   });
 
-  it("serves an empty snapshot before any generator is set", () => {
+  void it("serves an empty snapshot before any generator is set", () => {
     const cache = new SnapshotCache();
     const w = cache.watch(node, () => undefined);
     assert.equal(w.snapshot.types.get(TypeUrl.LISTENER)!.entries.size, 0);

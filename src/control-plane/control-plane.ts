@@ -1,0 +1,188 @@
+/**
+ * The discovery server assembled: mesh.yaml source → translator → snapshot cache → ADS server, plus
+ * the admin server. A bad mesh edit (invalid file, or a translation that is not self-consistent) keeps
+ * the last good mesh in force; the error is logged and shown on /config.
+ */
+import type * as http from "node:http";
+import { performance } from "node:perf_hooks";
+import { ErrorCode, formatFieldErrors, PilotfishError, type FieldError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import { AdsServer } from "./ads-server.js";
+import { AdsMetrics } from "./ads-server-metrics.js";
+import { controlPlaneAdminPort, startControlPlaneAdmin, stopControlPlaneAdmin } from "./admin-server.js";
+import type { MeshConfig } from "./mesh/mesh-model.js";
+import { loadMeshFile, watchMeshFile, type MeshValidation, type MeshWatch } from "./mesh/mesh-source.js";
+import { NodeRegistry } from "./node-registry.js";
+import { buildSnapshot } from "./snapshot.js";
+import { SnapshotCache } from "./snapshot-cache.js";
+import type { NodeIdentity, XdsResources } from "./xds-resources.js";
+
+/** Turns the mesh into one node's resources (translateMesh in production). */
+export type MeshTranslator = (mesh: MeshConfig, node: NodeIdentity) => XdsResources;
+
+/** How to run the discovery server. */
+export interface ControlPlaneOptions {
+  /** mesh.yaml path. */
+  readonly meshFile: string;
+  /** The mesh → xDS translator. */
+  readonly translate: MeshTranslator;
+  /** Logger (JSON lines). */
+  readonly log: Logger;
+  /** xDS (ADS) listen address; default 0.0.0.0. */
+  readonly xdsHost?: string;
+  /** xDS port; 0 picks one. Default 18000. */
+  readonly xdsPort?: number;
+  /** Admin listen address; default 0.0.0.0 (read-only endpoints, scraped by Prometheus). */
+  readonly adminHost?: string;
+  /** Admin port; 0 picks one. Default 18001. */
+  readonly adminPort?: number;
+  /** Re-read mesh.yaml on change (default true). */
+  readonly watch?: boolean;
+  /** Debounce of the file watcher, ms (tests shorten it). */
+  readonly watchDebounceMs?: number;
+}
+
+/** The bound ports. */
+export interface ControlPlanePorts {
+  readonly xds: number;
+  readonly admin: number;
+}
+
+/** A rejected mesh, as /config shows it. */
+export interface MeshError {
+  /** ISO time of the rejected load. */
+  readonly time: string;
+  /** Every problem, with its path in mesh.yaml (or in the translated resources). */
+  readonly errors: readonly FieldError[];
+}
+
+/** Nodes used to check a new mesh before it goes live: a sidecar and a proxyless client. */
+const PROBE_NODES: readonly NodeIdentity[] = [
+  { id: "pilotfish-probe", cluster: "", proxyless: false },
+  { id: "pilotfish-probe", cluster: "", proxyless: true },
+];
+
+export class ControlPlane {
+  /** Streams and their ACK/NACK state. */
+  readonly registry = new NodeRegistry();
+  /** Prometheus metrics. */
+  readonly metrics = new AdsMetrics(this.registry);
+  /** Node snapshots. */
+  readonly cache: SnapshotCache;
+  private readonly ads: AdsServer;
+  private admin: http.Server | undefined;
+  private meshWatch: MeshWatch | undefined;
+  private mesh: MeshConfig | undefined;
+  private meshLoadedAt: string | undefined;
+  private lastError: MeshError | null = null;
+  private ready = false;
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    // The translator reads only node.cluster (listener selection) and proxyless (listener form), so
+    // nodes sharing both share one snapshot: a fleet costs one translation per group, not per sidecar.
+    this.cache = new SnapshotCache(undefined, {
+      groupKey: (n) => `${n.cluster}\0${String(n.proxyless)}`,
+      log: options.log,
+    });
+    this.ads = new AdsServer({ cache: this.cache, registry: this.registry, metrics: this.metrics, log: options.log });
+  }
+
+  /**
+   * Loads the mesh, binds both ports and starts watching. Throws PilotfishError (CONFIG_INVALID,
+   * CONFIG_UNREADABLE, SNAPSHOT_INCONSISTENT, LISTEN_FAILED) when it cannot start.
+   */
+  async start(): Promise<ControlPlanePorts> {
+    const o = this.options;
+    const mesh = loadMeshFile(o.meshFile);
+    const errors = this.apply(mesh);
+    if (errors.length > 0) {
+      throw new PilotfishError(ErrorCode.SNAPSHOT_INCONSISTENT, `${o.meshFile} translates to inconsistent resources:\n${formatFieldErrors(errors)}`, errors);
+    }
+    this.metrics.meshReload(true);
+    const xds = await this.ads.start(o.xdsHost ?? "0.0.0.0", o.xdsPort ?? 18000);
+    try {
+      this.admin = await startControlPlaneAdmin(o.adminHost ?? "0.0.0.0", o.adminPort ?? 18001, {
+        registry: this.registry,
+        metrics: this.metrics,
+        isReady: () => this.ready,
+        configView: () => this.configView(),
+      });
+    } catch (err) {
+      await this.ads.stop(0);
+      throw new PilotfishError(ErrorCode.LISTEN_FAILED, `admin server cannot bind: ${(err as Error).message}`, [], { cause: err });
+    }
+    if (o.watch ?? true) {
+      this.meshWatch = watchMeshFile(o.meshFile, (r) => this.onMeshChange(r), { debounceMs: o.watchDebounceMs });
+      await this.meshWatch.ready;
+    }
+    this.ready = true;
+    const ports = { xds, admin: controlPlaneAdminPort(this.admin) };
+    o.log.info({ xds_port: ports.xds, admin_port: ports.admin, mesh: o.meshFile }, "control plane ready");
+    return ports;
+  }
+
+  /** Stops watching and serving; open ADS streams are cancelled (clients reconnect elsewhere). */
+  async stop(): Promise<void> {
+    this.ready = false;
+    await this.meshWatch?.close();
+    await this.ads.stop();
+    if (this.admin !== undefined) await stopControlPlaneAdmin(this.admin);
+  }
+
+  /** The mesh in force and the last rejected edit (GET /config). */
+  configView(): unknown {
+    return {
+      mesh_file: this.options.meshFile,
+      loaded_at: this.meshLoadedAt ?? null,
+      mesh: this.mesh ?? null,
+      last_error: this.lastError,
+      snapshot_failure: this.cache.lastFailure(),
+    };
+  }
+
+  /** The last rejected mesh edit, or null once a good one replaced it. */
+  lastMeshError(): MeshError | null {
+    return this.lastError;
+  }
+
+  private onMeshChange(result: MeshValidation): void {
+    const log = this.options.log;
+    if (!result.ok) {
+      this.reject(result.errors);
+      return;
+    }
+    const errors = this.apply(result.mesh);
+    if (errors.length > 0) {
+      this.reject(errors);
+      return;
+    }
+    this.metrics.meshReload(true);
+    log.info({ mesh: this.options.meshFile, nodes: this.registry.count() }, "mesh reloaded");
+  }
+
+  private reject(errors: readonly FieldError[]): void {
+    this.lastError = { time: new Date().toISOString(), errors };
+    this.metrics.meshReload(false);
+    this.options.log.error({ mesh: this.options.meshFile, errors }, "mesh rejected; the last good mesh stays in force");
+  }
+
+  /**
+   * Checks a mesh by translating it for the probe nodes, then makes it current. Returns the problems
+   * (and changes nothing) when a translation fails or is inconsistent.
+   */
+  private apply(mesh: MeshConfig): FieldError[] {
+    const translate = this.options.translate;
+    try {
+      for (const node of PROBE_NODES) buildSnapshot(translate(mesh, node), 0);
+    } catch (err) {
+      if (PilotfishError.is(err) && err.details.length > 0) return [...err.details];
+      return [{ path: "(translation)", message: (err as Error).message }];
+    }
+    const changedAt = performance.now();
+    this.mesh = mesh;
+    this.meshLoadedAt = new Date().toISOString();
+    this.lastError = null;
+    this.cache.setGenerator((node) => translate(mesh, node), changedAt);
+    return [];
+  }
+}
