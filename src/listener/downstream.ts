@@ -13,6 +13,8 @@ export interface Downstream {
   readonly closed: boolean;
   /** Whether trailers can be sent (HTTP/2 only). */
   readonly canTrailers: boolean;
+  /** Whether the request was reset rather than finished (meaningful a loop turn after 'end'). */
+  readonly aborted: boolean;
   /** The request body source. */
   readonly body: NodeJS.ReadableStream;
   /** Sends response headers; `waitForTrailers` keeps the stream open for sendTrailers(). */
@@ -40,6 +42,9 @@ export class H2Downstream implements Downstream {
   }
   get canTrailers(): boolean {
     return true;
+  }
+  get aborted(): boolean {
+    return this.stream.closed || this.stream.destroyed;
   }
   get body(): NodeJS.ReadableStream {
     return this.stream;
@@ -78,6 +83,9 @@ export class H1Downstream implements Downstream {
   }
   get canTrailers(): boolean {
     return false;
+  }
+  get aborted(): boolean {
+    return this.req.destroyed && !this.req.complete;
   }
   get body(): NodeJS.ReadableStream {
     return this.req;

@@ -313,7 +313,15 @@ export class RouterCall implements PoolWaiter {
   private readonly onReqEnd = (): void => {
     if (this.reqEnded) return;
     this.reqEnded = true;
-    this.up?.end();
+    // node ends a reset stream's readable side just before it reports the reset; wait a loop turn
+    // so that a client's cancel reaches the upstream as RST_STREAM, never as END_STREAM.
+    setImmediate(this.forwardReqEnd);
+  };
+
+  private readonly forwardReqEnd = (): void => {
+    if (this.done) return;
+    if (this.ds.aborted) this.onDownstreamClose();
+    else this.up?.end();
   };
 
   // ------------------------------------------------------------------------------------------ response
