@@ -7,7 +7,13 @@
 import type { FieldError } from "../../common/errors.js";
 import { parseHumanDuration } from "../../common/duration.js";
 import { joinPath, nearest } from "./mesh-errors.js";
-import { show } from "./mesh-primitives.js";
+import { parseHostPort, show } from "./mesh-primitives.js";
+
+/**
+ * Upstream TLS is translated (UpstreamTlsContext), but the Pilotfish sidecar cannot originate TLS yet
+ * and NACKs it: until it can, `https` is refused here rather than accepted and rejected on every node.
+ */
+export const HTTPS_UPSTREAMS_SUPPORTED = false;
 
 type Obj = Record<string, unknown>;
 
@@ -54,6 +60,8 @@ export function checkReferences(doc: unknown): FieldError[] {
   }
 
   for (const [i, l] of entries(doc, "listeners")) {
+    const address = str(l.address);
+    if (address !== undefined) checkIpLiteral(address.trim(), true, `listeners[${i}].address`, add);
     const route = str(l.route);
     if (route !== undefined && !routeNames.has(route)) add(`listeners[${i}].route`, unresolved("route", route, routeNames));
   }
@@ -89,6 +97,7 @@ function checkUpstream(u: Obj, p: string, add: Add): void {
     const first = addresses.get(a);
     if (first !== undefined) add(`${p}.nodes[${j}].address`, `${show(a)} is already nodes[${first}]; give it a higher weight instead`);
     else addresses.set(a, j);
+    checkIpLiteral(a, false, `${p}.nodes[${j}].address`, add);
   }
 
   const hc = u.healthCheck;
@@ -100,6 +109,9 @@ function checkUpstream(u: Obj, p: string, add: Add): void {
   }
 
   const protocol = str(u.protocol) ?? "grpc";
+  if (protocol === "https" && !HTTPS_UPSTREAMS_SUPPORTED) {
+    add(`${p}.protocol`, `"https" is not supported yet: the Pilotfish sidecar cannot originate TLS (use grpc or http2)`);
+  }
   const tls = u.tls;
   if (tls !== undefined && protocol !== "https") add(`${p}.tls`, `only applies to protocol "https" (this upstream is ${show(protocol)})`);
   if (isObj(tls) && (tls.certFile === undefined) !== (tls.keyFile === undefined)) {
@@ -120,6 +132,17 @@ function checkUpstream(u: Obj, p: string, add: Add): void {
   if (lr !== undefined && balance !== undefined && balance.replace("-", "_") !== "least_request") {
     add(`${p}.leastRequest`, `only applies to balance "least_request" (this upstream uses ${show(balance)})`);
   }
+}
+
+/**
+ * xDS carries addresses, not names: Envoy (EDS and listeners), grpc-js-xds and the Pilotfish sidecar
+ * all refuse a hostname there. The schema accepts hostnames as syntax; this says why they cannot work.
+ */
+function checkIpLiteral(text: string, allowPortZero: boolean, path: string, add: Add): void {
+  const hp = parseHostPort(text, allowPortZero);
+  if (typeof hp === "string" || hp.isIp) return;
+  const hint = hp.host.toLowerCase() === "localhost" ? "127.0.0.1" : "its IP address";
+  add(path, `${show(text)}: ${show(hp.host)} is a hostname; xDS endpoints and listeners need an IP address (write ${hint})`);
 }
 
 function durationOf(v: unknown): number | undefined {

@@ -29,11 +29,21 @@ export function validateMesh(obj: unknown): MeshValidation {
     // an intended "serve nothing"; the latter is spelt `{}`.
     return { ok: false, errors: [{ path: "(root)", message: "the file is empty (an empty mesh is written {})" }] };
   }
-  const parsed = meshSchema.safeParse(obj, { reportInput: true });
+  const doc = withoutExtensionKeys(obj);
+  const parsed = meshSchema.safeParse(doc, { reportInput: true });
   const errors: FieldError[] = parsed.success ? [] : issuesToFieldErrors(parsed.error.issues, meshSchema);
-  errors.push(...checkReferences(obj));
+  errors.push(...checkReferences(doc));
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: sortByPath(dedupe(errors)) };
   return { ok: true, mesh: deepFreeze(buildMesh(parsed.data)) };
+}
+
+/**
+ * Top-level keys starting with `x-` are the user's own (as in Compose files): a place for YAML anchors
+ * shared by several upstreams. They are dropped before validation; any other unknown key is an error.
+ */
+function withoutExtensionKeys(obj: unknown): unknown {
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return obj;
+  return Object.fromEntries(Object.entries(obj).filter(([k]) => !k.startsWith("x-")));
 }
 
 function dedupe(errors: FieldError[]): FieldError[] {
