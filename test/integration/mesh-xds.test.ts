@@ -21,7 +21,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function meshYaml(backends: readonly EchoServer[], listenerPort: number, extra = ""): string {
+function meshYaml(backends: readonly EchoServer[], listenerPort: number, extraRule = ""): string {
   return `
 upstreams:
   - name: echo
@@ -31,11 +31,11 @@ ${backends.map((b) => `      - address: 127.0.0.1:${b.port}\n        weight: 1`)
     balance: least_request
     connectTimeout: 1s
     retries: 1
-${extra}
 routes:
   - name: echo-route
     hosts: ["*"]
     rules:
+${extraRule}
       - match: { prefix: / }
         upstream: echo
 listeners:
@@ -165,6 +165,39 @@ for (const delta of [false, true]) {
       assert.deepEqual(failed, [], `no call may fail (ok ${ok})`);
       assert.ok(ok > 50, `steady traffic ran (${ok} calls)`);
       assert.ok(a.calls.length - aCallsAfterMove <= 2, "the removed endpoint gets no new traffic after the move");
+    });
+
+    test("a route the sidecar cannot accept is NACKed, shown in /nodes, never re-sent; the old routes keep serving", async () => {
+      assert.ok(cp && sc && client, "the first test set the mesh up");
+      const [, b, c] = backends as [EchoServer, EchoServer, EchoServer];
+      const listenerPort = Number(/127\.0\.0\.1:(\d+)\n\s+route:/.exec(await import("node:fs/promises").then((f) => f.readFile(cp!.meshFile, "utf8")))?.[1]);
+      // JavaScript accepts lookbehind, so the discovery server passes it on; RE2 (and so the sidecar) does not.
+      const bad = "      - match: { regex: \"/(?<=x)y\" }\n        upstream: echo";
+      await cp.writeMesh(meshYaml([b, c], listenerPort, bad));
+      const cpRef = cp;
+      let rds: { version_sent: string; version_acked: string; last_nack: { error: string; version: string } | null } | undefined;
+      await until("the NACK to show in /nodes", 10_000, async () => {
+        const nodes = (await cpRef.getJson("/nodes")) as { nodes: { id: string; types: Record<string, typeof rds> }[] };
+        rds = nodes.nodes.find((n) => n.id === "frontend-1")?.types.rds;
+        return rds?.last_nack != null;
+      });
+      assert.match(rds!.last_nack!.error, /regex|lookaround|look/i, "the NACK names the problem");
+      assert.match(rds!.last_nack!.error, /echo-route/, "the NACK names the resource");
+      assert.notEqual(rds!.version_acked, rds!.last_nack!.version, "the NACKed version is not ACKed");
+      // The old routes keep serving, and the rejected version is not pushed again (no NACK loop).
+      const sidecar = sc;
+      const rejected = async (): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/stats?filter=xds.rds.update_rejected`)).text();
+        return Number(/: (\d+)/.exec(text)?.[1] ?? "0");
+      };
+      assert.equal(await rejected(), 1);
+      for (let i = 0; i < 20; i++) {
+        const out = await unary(client, { message: "still" }, { deadlineMs: 2000 });
+        assert.equal(out.status.code, grpc.status.OK, "old routes still serve");
+      }
+      assert.equal(await rejected(), 1, "the NACKed version was not re-sent");
+      const dump = JSON.stringify(await sidecarJson(sidecar, "/config_dump"));
+      assert.match(dump, /last_rejection/, "config_dump shows the rejection");
     });
   });
 }
