@@ -1,13 +1,12 @@
 /** `pilotfish control-plane -c <mesh.yaml> [--port 18000] [--admin-port 18001]`: serve until SIGTERM/SIGINT. */
 import { readFileSync } from "node:fs";
 import { InvalidArgumentError } from "commander";
-import { ErrorCode, PilotfishError } from "../common/errors.js";
+import { ErrorCode, formatFieldErrors, PilotfishError } from "../common/errors.js";
 import { createLogger } from "../common/logger.js";
 import { ControlPlane } from "../control-plane/control-plane.js";
 import { loadMeshFile, parseMeshText } from "../control-plane/mesh/mesh-source.js";
 import { translateMesh } from "../control-plane/mesh/translator.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
-import { printConfigError } from "./validate-command.js";
 
 /** Parsed flags. */
 export interface ControlPlaneFlags {
@@ -44,7 +43,7 @@ export async function runControlPlane(flags: ControlPlaneFlags): Promise<number>
   } catch (err) {
     await cp.stop().catch(() => undefined);
     if (PilotfishError.is(err) && err.code !== ErrorCode.LISTEN_FAILED) {
-      printConfigError(flags.config, err);
+      printMeshError(flags.config, err);
       return EXIT_USAGE;
     }
     log.error({ err: (err as Error).message }, "control plane failed to start");
@@ -86,7 +85,21 @@ export function runValidateMesh(file: string): number {
     process.stdout.write(`${file}: OK\n`);
     return EXIT_OK;
   } catch (err) {
-    printConfigError(file, err);
+    printMeshError(file, err);
     return EXIT_FAILURE;
+  }
+}
+
+/**
+ * Prints a mesh error: `file: summary [code]` and one line per field error. The mesh loader's message
+ * already embeds the field errors, so only its first line is the summary (no error is printed twice).
+ */
+function printMeshError(file: string, err: unknown): void {
+  if (PilotfishError.is(err)) {
+    const summary = err.message.split("\n")[0] ?? err.message;
+    process.stderr.write(`${file}: ${summary} [${err.code}]\n`);
+    if (err.details.length > 0) process.stderr.write(formatFieldErrors(err.details) + "\n");
+  } else {
+    process.stderr.write(`${file}: ${(err as Error).message}\n`);
   }
 }
