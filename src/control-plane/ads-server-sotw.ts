@@ -111,9 +111,9 @@ export class SotwStream {
   private onAnswer(typeUrl: TypeUrl, state: SotwTypeState, req: DiscoveryRequest): void {
     const record = this.record!;
     const status = this.ctx.registry.typeStatus(record, typeUrl);
-    const memory = this.ctx.registry.nackMemory(record.node.id).sotw;
     state.awaiting = false;
     if (req.errorDetail !== undefined) {
+      const memory = this.ctx.registry.nackMemory(record.node.id).sotw;
       // error_detail, not the version, decides (Envoy PR #14841): grpc-js sends the new version in a
       // NACK whenever part of the response was valid.
       status.lastNack = { version: state.sentVersion, error: req.errorDetail.message, time: new Date().toISOString() };
@@ -126,7 +126,8 @@ export class SotwStream {
       return;
     }
     status.versionAcked = req.versionInfo;
-    if (memory.get(typeUrl) === state.sentKey) memory.delete(typeUrl);
+    const memory = this.ctx.registry.peekNackMemory(record.node.id)?.sotw;
+    if (memory !== undefined && memory.get(typeUrl) === state.sentKey) memory.delete(typeUrl);
     const latency = state.sentChangeAt !== undefined ? performance.now() - state.sentChangeAt : undefined;
     state.sentChangeAt = undefined;
     this.ctx.metrics.acked(typeUrl, latency);
@@ -170,7 +171,7 @@ export class SotwStream {
     for (const e of selected) h.update("\n").update(e.name).update("\0").update(e.version);
     const key = h.digest("hex");
     if (!first && key === state.sentKey) return;
-    const nacked = this.ctx.registry.nackMemory(record.node.id).sotw.get(typeUrl);
+    const nacked = this.ctx.registry.peekNackMemory(record.node.id)?.sotw.get(typeUrl);
     if (key === nacked && (!first || state.clientHasState)) {
       state.sentKey = key;
       this.ctx.log.info({ stream: record.streamId, node: record.node.id, type: TYPE_SHORT[typeUrl] }, "withholding config this node NACKed");

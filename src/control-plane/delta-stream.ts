@@ -123,8 +123,8 @@ export class DeltaStream {
     state.inFlight.delete(req.responseNonce);
     const record = this.record!;
     const status = this.ctx.registry.typeStatus(record, typeUrl);
-    const memory = this.nackMemory(typeUrl);
     if (req.errorDetail !== undefined) {
+      const memory = this.nackMemory(typeUrl);
       status.lastNack = { version: sent.version, error: req.errorDetail.message, time: new Date().toISOString() };
       for (const [name, version] of sent.resources) memory.set(name, version);
       this.ctx.metrics.nacked(typeUrl);
@@ -135,7 +135,8 @@ export class DeltaStream {
       return;
     }
     status.versionAcked = sent.version;
-    for (const [name, version] of sent.resources) if (memory.get(name) === version) memory.delete(name);
+    const memory = this.ctx.registry.peekNackMemory(record.node.id)?.delta.get(typeUrl);
+    if (memory !== undefined) for (const [name, version] of sent.resources) if (memory.get(name) === version) memory.delete(name);
     this.ctx.metrics.acked(typeUrl, sent.changeAt !== undefined ? performance.now() - sent.changeAt : undefined);
   }
 
@@ -167,7 +168,7 @@ export class DeltaStream {
       for (const name of typeSnapshot.entries.keys()) interest.add(name);
       for (const name of state.known.keys()) interest.add(name);
     }
-    const memory = this.nackMemory(typeUrl);
+    const memory = this.ctx.registry.peekNackMemory(record.node.id)?.delta.get(typeUrl);
     const resources: Resource[] = [];
     const removed: string[] = [];
     for (const name of [...interest].sort()) {
@@ -176,7 +177,7 @@ export class DeltaStream {
       if (entry !== undefined) {
         if (!state.forced.has(name) && held === entry.version) continue;
         // Held some version and this one was rejected: leave the client on what it has.
-        if (held !== undefined && memory.get(name) === entry.version) continue;
+        if (held !== undefined && memory?.get(name) === entry.version) continue;
         resources.push({ name, version: entry.version, resource: entry.resource, aliases: [] });
         state.known.set(name, entry.version);
       } else if (held !== undefined || state.forced.has(name)) {

@@ -114,6 +114,11 @@ export class NodeRegistry {
     return m;
   }
 
+  /** The NACK memory of a node id if it ever NACKed (lookups on the push path must not create one). */
+  peekNackMemory(nodeId: string): NackMemory | undefined {
+    return this.nacks.get(nodeId);
+  }
+
   /** Number of open streams of a kind (or all). */
   count(kind?: StreamKind): number {
     if (kind === undefined) return this.streams.size;

@@ -34,6 +34,9 @@ const END_STREAM = 0x1;
 /** Bytes of request body kept for replay by retries (Envoy's per-request buffer default is 1 MiB). */
 export const RETRY_BUFFER_LIMIT = 1024 * 1024;
 
+/** Refused streams (never processed by the peer) are replayed this many times outside the retry budget. */
+const MAX_TRANSPARENT_REPLAYS = 3;
+
 /** Request headers never forwarded as is (hop-by-hop, or rebuilt per attempt). */
 const HOP_BY_HOP_REQUEST = new Set([
   "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "http2-settings", "host", "te",
@@ -254,23 +257,40 @@ export class RouterCall implements PoolWaiter {
 
   /** Starts another attempt when the policy, the budget and the body allow; true if it did. */
   private maybeRetry(outcome: AttemptOutcome): boolean {
+    const kind = this.retryKind(outcome);
+    if (kind === undefined) return false;
+    this.startRetry(kind);
+    return true;
+  }
+
+  /**
+   * Whether another attempt may follow `outcome`, and how: a refused stream (never processed by the
+   * peer) is replayed transparently a few times; anything else follows the route's retry policy.
+   */
+  private retryKind(outcome: AttemptOutcome): "transparent" | "policy" | undefined {
     const canReplay = this.replayable || this.bodySentThisAttempt === 0;
-    if (!canReplay || this.ds.closed) return false;
-    const cluster = this.cluster!;
-    // A stream refused by the peer was never processed: replay it once without touching the budget.
-    if (outcome === REFUSED_STREAM_OUTCOME && this.transparentReplays === 0) {
-      this.transparentReplays++;
-      this.attempt();
-      return true;
-    }
+    if (!canReplay || this.ds.closed) return undefined;
+    if (outcome === REFUSED_STREAM_OUTCOME && this.transparentReplays < MAX_TRANSPARENT_REPLAYS) return "transparent";
     const policy = this.route!.retryPolicy;
-    if (policy === undefined || !retryableOutcome(policy, outcome)) return false;
+    if (policy === undefined || !retryableOutcome(policy, outcome)) return undefined;
+    const cluster = this.cluster!;
     if (this.retriesLeft <= 0) {
       cluster.stats.rqRetryLimitExceeded.inc();
       this.flag = ResponseFlag.URX;
-      return false;
+      return undefined;
     }
-    if (cluster.activeRetries >= cluster.config.circuitBreakers.maxRetries) return false;
+    if (cluster.activeRetries >= cluster.config.circuitBreakers.maxRetries) return undefined;
+    return "policy";
+  }
+
+  private startRetry(kind: "transparent" | "policy"): void {
+    if (kind === "transparent") {
+      this.transparentReplays++;
+      this.attempt();
+      return;
+    }
+    const cluster = this.cluster!;
+    const policy = this.route!.retryPolicy!;
     this.retriesLeft--;
     cluster.stats.rqRetry.inc();
     cluster.activeRetries++;
@@ -280,7 +300,6 @@ export class RouterCall implements PoolWaiter {
       cluster.activeRetries--;
       if (!this.done) this.attempt();
     }, delay);
-    return true;
   }
 
   // ------------------------------------------------------------------------------------------ request body
@@ -334,12 +353,13 @@ export class RouterCall implements PoolWaiter {
       const grpcInHeaders = this.isGrpc ? parseGrpcStatus(headers["grpc-status"]) : undefined;
       if (status >= 400 || (grpcInHeaders !== undefined && grpcInHeaders !== 0)) {
         const outcome: AttemptOutcome = { kind: "response", httpStatus: status, grpcStatusInHeaders: grpcInHeaders };
-        if (retryableOutcome(policy, outcome)) {
+        // Only drop the response once another attempt will surely follow; otherwise it goes through.
+        const kind = this.retryKind(outcome);
+        if (kind !== undefined) {
           this.endAttempt(false);
           up.close(NGHTTP2_CANCEL);
-          if (this.maybeRetry(outcome)) return;
-          // Out of retries: the response we just dropped is gone, so answer with what it said.
-          return this.fail(status, grpcInHeaders ?? Grpc.UNAVAILABLE, this.flag, "upstream retry limit exceeded");
+          this.startRetry(kind);
+          return;
         }
       }
     }

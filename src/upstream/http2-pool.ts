@@ -27,8 +27,11 @@ interface QueuedRequest {
 /** One HTTP/2 connection and its stream accounting. */
 class PooledSession {
   active = 0;
-  /** Peer's SETTINGS_MAX_CONCURRENT_STREAMS; unknown (assume plenty) until its SETTINGS arrive. */
-  maxStreams = 100;
+  /**
+   * Peer's SETTINGS_MAX_CONCURRENT_STREAMS. Until its SETTINGS arrive ('connect' comes first) only one
+   * stream goes out, so a peer with a low limit never has to refuse the queue we were holding.
+   */
+  maxStreams = 1;
   connected = false;
   draining = false;
   idleTimer: NodeJS.Timeout | undefined;
@@ -71,10 +74,14 @@ export class Http2Pool implements UpstreamPool {
       return;
     }
     this.queue.push({ headers, endStream, waiter });
-    // Open a session unless one still connecting will take the queue.
-    if (!this.sessions.some((s) => !s.connected && !s.draining) && this.sessions.length < MAX_SESSIONS_PER_HOST) {
-      this.connect();
-    }
+    this.maybeGrow();
+  }
+
+  /** Opens another session when requests wait and no live or connecting session can take them. */
+  private maybeGrow(): void {
+    if (this.queue.length === 0 || this.closed || this.sessions.length >= MAX_SESSIONS_PER_HOST) return;
+    if (this.sessions.some((s) => !s.draining && (!s.connected || s.hasRoom))) return;
+    this.connect();
   }
 
   cancel(waiter: PoolWaiter): void {
@@ -190,6 +197,7 @@ export class Http2Pool implements UpstreamPool {
     session.on("remoteSettings", (settings) => {
       ps.maxStreams = settings.maxConcurrentStreams ?? 0xffffffff;
       if (ps.connected) this.drainQueueInto(ps);
+      this.maybeGrow();
     });
     session.on("goaway", () => {
       ps.draining = true;

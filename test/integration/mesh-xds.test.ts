@@ -109,7 +109,7 @@ async function sidecarJson(sc: Sidecar, path: string): Promise<unknown> {
 }
 
 for (const delta of [false, true]) {
-  describe(`discovery server + sidecar over ${delta ? "delta" : "state-of-the-world"} xDS`, { timeout: 120_000 }, () => {
+  void describe(`discovery server + sidecar over ${delta ? "delta" : "state-of-the-world"} xDS`, { timeout: 120_000 }, () => {
     const backends: EchoServer[] = [];
     let cp: ControlPlane | undefined;
     let sc: Sidecar | undefined;
@@ -121,7 +121,7 @@ for (const delta of [false, true]) {
       await Promise.all(backends.map((b) => b.close()));
     });
 
-    test("traffic flows; an edit moves it within a second; bad edits and a dead server lose no call", async () => {
+    void test("traffic flows; an edit moves it within a second; bad edits and a dead server lose no call", async () => {
       for (const name of ["a", "b", "c"]) backends.push(await startEchoServer({ name }));
       const [a, b, c] = backends as [EchoServer, EchoServer, EchoServer];
       const listenerPort = await freePort();
@@ -167,7 +167,7 @@ for (const delta of [false, true]) {
       assert.ok(a.calls.length - aCallsAfterMove <= 2, "the removed endpoint gets no new traffic after the move");
     });
 
-    test("a route the sidecar cannot accept is NACKed, shown in /nodes, never re-sent; the old routes keep serving", async () => {
+    void test("a route the sidecar cannot accept is NACKed, shown in /nodes, never re-sent; the old routes keep serving", async () => {
       assert.ok(cp && sc && client, "the first test set the mesh up");
       const [, b, c] = backends as [EchoServer, EchoServer, EchoServer];
       const listenerPort = Number(/127\.0\.0\.1:(\d+)\n\s+route:/.exec(await import("node:fs/promises").then((f) => f.readFile(cp!.meshFile, "utf8")))?.[1]);

@@ -24,7 +24,7 @@ export function decodeLoadBalancingPolicy(
 ): { policy: LbPolicy; leastRequest: LeastRequestConfig | undefined } | undefined {
   if (p === undefined) return undefined;
   for (let i = 0; i < p.policies.length; i++) {
-    const ext = p.policies[i]!.typedExtensionConfig?.typedConfig;
+    const ext = p.policies[i].typedExtensionConfig?.typedConfig;
     const policy = ext && KNOWN[ext.typeUrl];
     if (ext === undefined || policy === undefined) continue;
     if (policy !== "LEAST_REQUEST") return { policy, leastRequest: undefined };

@@ -15,6 +15,10 @@ const ENTRY_FILES = [
   "envoy/extensions/filters/http/router/v3/router.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+  "envoy/extensions/load_balancing_policies/least_request/v3/least_request.proto",
+  "envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto",
+  "envoy/extensions/load_balancing_policies/random/v3/random.proto",
+  "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
 ];
 
 export const TYPE_URL_PREFIX = "type.googleapis.com/";
