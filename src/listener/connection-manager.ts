@@ -62,12 +62,13 @@ export class ConnectionManager {
   readonly stats: HcmStats;
   /** The route table in force; replaced whole when routes change. */
   routeTable: RouteTable;
+  private readonly flagCounters = new Map<string, Counter>();
 
   constructor(
     readonly config: HttpConnectionManagerConfig,
     readonly clusters: ClusterManager,
     readonly random: Random,
-    store: StatsStore,
+    private readonly store: StatsStore,
     /** Whether the listener terminates TLS (sets x-forwarded-proto). */
     readonly tls: boolean,
   ) {
@@ -123,9 +124,18 @@ export class ConnectionManager {
     else s.rq5xx.inc();
   }
 
-  /** Called once per request when it settles. */
-  onRequestDone(_call: RouterCall): void {
+  /** Called once per request when it settles: counts its response flag, if any. */
+  onRequestDone(call: RouterCall): void {
     this.stats.rqActive.value--;
+    const flag = call.flag;
+    if (flag !== "") {
+      let c = this.flagCounters.get(flag);
+      if (c === undefined) {
+        c = this.store.counter(`http.${this.config.statPrefix}.response_flag.${flag}`);
+        this.flagCounters.set(flag, c);
+      }
+      c.inc();
+    }
   }
 }
 
