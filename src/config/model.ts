@@ -63,6 +63,11 @@ export interface DynamicResourcesConfig {
   readonly lds: boolean;
   /** Clusters come over ADS (`cds_config: {ads: {}}`). */
   readonly cds: boolean;
+  /**
+   * `initial_fetch_timeout` (default 15 s, 0 = wait forever): how long the sidecar stays unready
+   * (`/ready` 503) waiting for its first clusters and listeners (and their endpoints and routes).
+   */
+  readonly initialFetchTimeoutMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------- listeners
@@ -344,6 +349,119 @@ export interface ClusterConfig {
   /** Close an upstream connection after this long without streams, ms; 0 disables. Envoy default 1 h. */
   readonly idleTimeoutMs: number;
   readonly circuitBreakers: CircuitBreakerConfig;
+  /** `outlier_detection`; absent means no outlier detection (Envoy). Optional so existing literals compile. */
+  readonly outlierDetection?: OutlierDetectionConfig | undefined;
+  /** `health_checks` (at most one, as Envoy); empty or absent means no active health checking. */
+  readonly healthChecks?: readonly HealthCheckConfig[] | undefined;
+}
+
+/**
+ * OutlierDetection with Envoy's defaults applied (see docs/balancing.md). Percentages are 0..100;
+ * durations are ms.
+ */
+export interface OutlierDetectionConfig {
+  /** Consecutive 5xx (all errors unless split mode) before ejection. Default 5. */
+  readonly consecutive5xx: number;
+  /** Sweep period. Default 10 s. */
+  readonly intervalMs: number;
+  /** Ejection time unit, multiplied by the host's ejection count. Default 30 s. */
+  readonly baseEjectionTimeMs: number;
+  /** Cap on ejected hosts, percent of the cluster. Default 10. */
+  readonly maxEjectionPercent: number;
+  /** Default 100. */
+  readonly enforcingConsecutive5xx: number;
+  /** Default 100. */
+  readonly enforcingSuccessRate: number;
+  /** Default 5. */
+  readonly successRateMinimumHosts: number;
+  /** Default 100. */
+  readonly successRateRequestVolume: number;
+  /** Divided by 1000. Default 1900. */
+  readonly successRateStdevFactor: number;
+  /** Consecutive 502/503/504 before ejection. Default 5. */
+  readonly consecutiveGatewayFailure: number;
+  /** Default 0: detected and counted, never enforced. */
+  readonly enforcingConsecutiveGatewayFailure: number;
+  /** Default false: local-origin failures are mapped to HTTP codes and counted with upstream ones. */
+  readonly splitExternalLocalOriginErrors: boolean;
+  /** Split mode only. Default 5. */
+  readonly consecutiveLocalOriginFailure: number;
+  /** Default 100. */
+  readonly enforcingConsecutiveLocalOriginFailure: number;
+  /** Default 100. */
+  readonly enforcingLocalOriginSuccessRate: number;
+  /** Default 85. */
+  readonly failurePercentageThreshold: number;
+  /** Default 0 (off). */
+  readonly enforcingFailurePercentage: number;
+  /** Default 0 (off). */
+  readonly enforcingFailurePercentageLocalOrigin: number;
+  /** Default 5. */
+  readonly failurePercentageMinimumHosts: number;
+  /** Default 50. */
+  readonly failurePercentageRequestVolume: number;
+  /** Default max(300 s, base). */
+  readonly maxEjectionTimeMs: number;
+  /** Default 0. */
+  readonly maxEjectionTimeJitterMs: number;
+  /** Default true. */
+  readonly successfulActiveHealthCheckUnejectHost: boolean;
+  /** Default false (Envoy); mesh.yaml sends true. */
+  readonly alwaysEjectOneHost: boolean;
+}
+
+/** An inclusive-exclusive range of HTTP statuses, as Envoy's Int64Range `[start, end)`. */
+export interface StatusRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The checker of one active health check. */
+export type HealthCheckerConfig =
+  | {
+      readonly kind: "grpc";
+      /** `grpc.health.v1.HealthCheckRequest.service`; "" asks about the whole server. */
+      readonly serviceName: string;
+      /** `:authority` of the check; undefined means the cluster name. */
+      readonly authority: string | undefined;
+      readonly initialMetadata: readonly HeaderValueOption[];
+    }
+  | {
+      readonly kind: "http";
+      /** `:authority`; undefined means the cluster name. */
+      readonly host: string | undefined;
+      readonly path: string;
+      /** Statuses that pass; default [200, 201). */
+      readonly expectedStatuses: readonly StatusRange[];
+      readonly requestHeadersToAdd: readonly HeaderValueOption[];
+      readonly requestHeadersToRemove: readonly string[];
+    };
+
+/** core.v3.HealthCheck (durations in ms). Envoy has no defaults for interval, timeout and thresholds. */
+export interface HealthCheckConfig {
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+  /** First check of a host is delayed by up to this much. Default 0. */
+  readonly initialJitterMs: number;
+  /** Added to each interval: random up to this much. Default 0. */
+  readonly intervalJitterMs: number;
+  /** Added to each interval: random up to this percent of the interval. Default 0. */
+  readonly intervalJitterPercent: number;
+  readonly unhealthyThreshold: number;
+  readonly healthyThreshold: number;
+  /** Keep the checker's connection between checks. Default true. */
+  readonly reuseConnection: boolean;
+  /** Interval while the cluster has seen no traffic. Default 60 s. */
+  readonly noTrafficIntervalMs: number;
+  /** Interval for healthy hosts while the cluster has seen no traffic. Default noTrafficIntervalMs. */
+  readonly noTrafficHealthyIntervalMs: number;
+  /** Interval for unhealthy hosts. Default intervalMs. */
+  readonly unhealthyIntervalMs: number;
+  /** Interval right after a host becomes unhealthy. Default unhealthyIntervalMs. */
+  readonly unhealthyEdgeIntervalMs: number;
+  /** Interval right after a host becomes healthy. Default intervalMs. */
+  readonly healthyEdgeIntervalMs: number;
+  readonly checker: HealthCheckerConfig;
 }
 
 /** LeastRequestLbConfig. */

@@ -32,13 +32,55 @@ export class DynamicConfig implements AdsHandler {
   private readonly endpoints = new Map<string, readonly LocalityEndpointsConfig[]>();
   private readonly ldsListeners = new Map<string, ListenerConfig>();
   private readonly routes = new Map<string, RouteConfig>();
+  private readonly seen = new Set<TypeUrl>();
+  private initialized = false;
+  private initTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly clusters: ClusterManager,
     private readonly listeners: ListenerHost,
     private readonly staticClusters: ReadonlySet<string>,
     private readonly log: Logger,
+    /** The wildcard types whose first response initialisation waits for. */
+    private readonly initialTypes: readonly TypeUrl[] = [],
   ) {}
+
+  /**
+   * Whether initialisation is over: the first CDS and LDS responses arrived and nothing they named
+   * is still warming, or initial_fetch_timeout passed (as Envoy's init manager; /ready waits for it).
+   */
+  get ready(): boolean {
+    return this.initialized;
+  }
+
+  /** Starts the initial_fetch_timeout clock (0 = wait forever). */
+  startInitTimer(timeoutMs: number): void {
+    if (timeoutMs <= 0 || this.initialized) return;
+    this.initTimer = setTimeout(() => {
+      if (this.initialized) return;
+      this.initialized = true;
+      this.log.warn({ timeout_ms: timeoutMs }, "xDS initial fetch timed out; serving what has arrived");
+    }, timeoutMs);
+    this.initTimer.unref();
+  }
+
+  onResponse(typeUrl: TypeUrl): void {
+    this.seen.add(typeUrl);
+    this.checkInitialized();
+  }
+
+  private checkInitialized(): void {
+    if (this.initialized || !this.initialTypes.every((t) => this.seen.has(t))) return;
+    for (const c of this.cdsClusters.values()) {
+      if (c.type === "EDS" && !this.endpoints.has(c.edsServiceName ?? c.name)) return;
+    }
+    for (const l of this.ldsListeners.values()) {
+      if (l.hcm.rdsName !== undefined && !this.routes.has(l.hcm.rdsName)) return;
+    }
+    this.initialized = true;
+    if (this.initTimer !== undefined) clearTimeout(this.initTimer);
+    this.log.info("xDS initial fetch complete");
+  }
 
   /** Connects the client whose subscriptions this object steers. */
   attach(ads: AdsClient): void {

@@ -32,6 +32,7 @@ export class Sidecar implements ListenerHost {
   /** Bound ports of running listeners. */
   readonly ports = new Map<string, number>();
   ads: AdsClient | undefined;
+  private dynamic: DynamicConfig | undefined;
   private admin: http.Server | undefined;
   private draining = false;
   private healthFailed = false;
@@ -60,7 +61,7 @@ export class Sidecar implements ListenerHost {
       this.admin = await startAdminServer(this.bootstrap.admin.address, {
         stats: this.stats,
         clusters: this.clusters,
-        isReady: () => !this.draining && !this.healthFailed,
+        isReady: () => !this.draining && !this.healthFailed && (this.dynamic?.ready ?? true) && this.pendingBinds.size === 0,
         configDump: () => configDump(this),
         setHealthFailed: (f) => {
           this.healthFailed = f;
@@ -84,10 +85,12 @@ export class Sidecar implements ListenerHost {
       this.log.error({ cluster: dyn.adsClusterName }, "ADS cluster has no endpoint; running on static config only");
       return;
     }
-    const config = new DynamicConfig(this.clusters, this, new Set(this.bootstrap.clusters.map((c) => c.name)), this.log);
     const wildcard: TypeUrl[] = [];
     if (dyn.cds) wildcard.push(TypeUrl.CLUSTER);
     if (dyn.lds) wildcard.push(TypeUrl.LISTENER);
+    const config = new DynamicConfig(this.clusters, this, new Set(this.bootstrap.clusters.map((c) => c.name)), this.log, wildcard);
+    this.dynamic = config;
+    config.startInitTimer(dyn.initialFetchTimeoutMs ?? 15_000);
     this.ads = new AdsClient(
       { target: host.key, node: this.bootstrap.node, log: this.log, stats: this.stats, random: this.random, delta: dyn.delta },
       config,

@@ -32,6 +32,8 @@ import { PUSH_ORDER, TYPE_SHORT, TypeUrl } from "./type-urls.js";
 export interface AdsHandler {
   /** Resources added or changed (`changed`) and removed (`removed`) for one type. */
   onUpdate<U extends TypeUrl>(typeUrl: U, changed: ReadonlyMap<string, ResourceValues[U]>, removed: readonly string[]): void;
+  /** A response of this type was processed (applied in whole or in part), changed or not. */
+  onResponse?(typeUrl: TypeUrl): void;
 }
 
 /** Per-type state, also shown by /config_dump. */
@@ -279,6 +281,7 @@ export class AdsClient {
       for (const name of removed) st.resources.delete(name);
     }
     if (changed.size > 0 || removed.length > 0) this.handler.onUpdate(typeUrl, changed, removed);
+    this.handler.onResponse?.(typeUrl);
     const delta = this.opts.delta;
     if (errors.length === 0) {
       st.version = versionInfo;

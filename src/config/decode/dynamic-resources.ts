@@ -10,7 +10,10 @@ import {
   type ConfigSource,
 } from "../../gen/envoy/config/core/v3/config_source.js";
 import type { DynamicResourcesConfig } from "../model.js";
-import { snake } from "./common.js";
+import { durationMs, snake } from "./common.js";
+
+/** Envoy's default initial_fetch_timeout. */
+export const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
 import { at, type Errors, idx, notSupported, unsupportedValue } from "./field-errors.js";
 
 export function decodeDynamicResources(d: Bootstrap_DynamicResources, path: string, errors: Errors): DynamicResourcesConfig {
@@ -19,11 +22,16 @@ export function decodeDynamicResources(d: Bootstrap_DynamicResources, path: stri
   let delta = false;
   if (ads === undefined) errors.add(at(path, "ads_config"), "required (pilotfish only supports ADS)");
   else ({ adsClusterName, delta } = decodeAdsConfig(ads, at(path, "ads_config"), errors));
+  const timeouts = [d.ldsConfig?.initialFetchTimeout, d.cdsConfig?.initialFetchTimeout]
+    .filter((t) => t !== undefined)
+    .map((t) => durationMs(t, DEFAULT_INITIAL_FETCH_TIMEOUT_MS));
   return {
     adsClusterName,
     delta,
     lds: checkAdsSource(d.ldsConfig, at(path, "lds_config"), errors),
     cds: checkAdsSource(d.cdsConfig, at(path, "cds_config"), errors),
+    // One initialisation covers both types; the longer of the two timeouts wins (0 = wait forever).
+    initialFetchTimeoutMs: timeouts.length === 0 ? DEFAULT_INITIAL_FETCH_TIMEOUT_MS : timeouts.includes(0) ? 0 : Math.max(...timeouts),
   };
 }
 
@@ -60,6 +68,5 @@ function checkAdsSource(cs: ConfigSource | undefined, path: string, errors: Erro
     errors.add(spec === undefined ? at(path, "ads") : at(path, snake(spec.$case)), notSupported("a config source other than {ads: {}}"));
   }
   checkApiVersion(cs.resourceApiVersion, at(path, "resource_api_version"), errors);
-  if (cs.initialFetchTimeout !== undefined) errors.add(at(path, "initial_fetch_timeout"), notSupported());
   return true;
 }

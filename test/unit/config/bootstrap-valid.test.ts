@@ -295,7 +295,7 @@ void describe("other accepted forms", () => {
       lds_config: { ads: {}, resource_api_version: "V3" },
       cds_config: { ads: {}, resource_api_version: "V3" },
     };
-    assert.deepEqual(ok(doc).dynamicResources, { adsClusterName: "backend", delta: false, lds: true, cds: true });
+    assert.deepEqual(ok(doc).dynamicResources, { adsClusterName: "backend", delta: false, lds: true, cds: true, initialFetchTimeoutMs: 15_000 });
   });
 
   void test("an unset route timeout stays undefined (the router decides)", () => {
