@@ -13,6 +13,8 @@ import type { CircuitBreakerConfig, ClusterConfig, LbPolicy, LeastRequestConfig 
 import { checkUpstreamTransportSocket, decodeUpstreamProtocol } from "./cluster-protocol.js";
 import { boundedUint, durationMs, percent } from "./common.js";
 import { decodeClusterLoadAssignment } from "./endpoint.js";
+import { decodeHealthChecks } from "./health-check.js";
+import { decodeOutlierDetection } from "./outlier-detection.js";
 import { decodeLoadBalancingPolicy } from "./load-balancing-policy.js";
 import { at, type Errors, idx, notSupported, show, unsupportedValue } from "./field-errors.js";
 
@@ -47,6 +49,8 @@ export function decodeCluster(c: Cluster, path: string, errors: Errors): Cluster
   if (c.loadAssignment === undefined && !isEds) errors.add(at(path, "load_assignment"), "required for a STATIC cluster");
   const endpoints = c.loadAssignment ? decodeClusterLoadAssignment(c.loadAssignment, at(path, "load_assignment"), errors) : [];
   const upstream = decodeUpstreamProtocol(c, path, errors);
+  const outlierDetection = decodeOutlierDetection(c.outlierDetection, at(path, "outlier_detection"), errors);
+  const healthChecks = decodeHealthChecks(c.healthChecks, at(path, "health_checks"), errors);
   const lbp = decodeLoadBalancingPolicy(c.loadBalancingPolicy, at(path, "load_balancing_policy"), errors);
   return {
     name: c.name,
@@ -67,6 +71,9 @@ export function decodeCluster(c: Cluster, path: string, errors: Errors): Cluster
     http2: upstream.http2,
     idleTimeoutMs: upstream.idleTimeoutMs,
     circuitBreakers: decodeCircuitBreakers(c.circuitBreakers, at(path, "circuit_breakers"), errors),
+    // Present only when configured, so a cluster without them compares equal to one built before they existed.
+    ...(outlierDetection === undefined ? {} : { outlierDetection }),
+    ...(healthChecks.length === 0 ? {} : { healthChecks }),
   };
 }
 

@@ -179,7 +179,7 @@ function healthCheckFor(u: MeshUpstream): HealthCheck {
           }
         : {
             $case: "httpHealthCheck",
-            value: { host: c.host ?? "", path: c.path, requestHeadersToAdd: [], requestHeadersToRemove: [] },
+            value: { host: c.host ?? "", path: c.path, requestHeadersToAdd: [], requestHeadersToRemove: [], expectedStatuses: [] },
           },
     noTrafficInterval: optionalDuration(hc.noTrafficIntervalMs),
     unhealthyInterval: optionalDuration(hc.unhealthyIntervalMs),
