@@ -1,117 +1,96 @@
 /**
- * `pilotfish demo` (what `npm start` runs). Until the full demo mesh exists: an example HTTP/2
- * backend and a sidecar in front of it, built from test/fixtures/bootstrap/example.yaml's shape,
- * with a few requests sent through so the output shows the proxy at work.
+ * `pilotfish demo [--duration <s>]` (what `npm start` runs): the demo mesh of src/demo/ in this
+ * process, a live view each second, and a summary at the end (Ctrl-C, SIGTERM or --duration). A second
+ * Ctrl-C during shutdown exits at once. Everything runs in this process: nothing outlives it.
  */
-import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
-import { createLogger } from "../common/logger.js";
-import { decodeBootstrap } from "../config/load-bootstrap.js";
-import { Sidecar } from "../sidecar/sidecar.js";
+import { DemoMesh, type DemoOptions, type Sample } from "../demo/demo.js";
+import { banner, eventLine, line, screen, summary } from "../demo/view.js";
 import { EXIT_FAILURE, EXIT_OK } from "./exit-codes.js";
 
-export async function runDemo(durationSec: number | undefined): Promise<number> {
-  const log = createLogger("pilotfish-demo");
-  const backend = http2.createServer();
-  let served = 0;
-  backend.on("stream", (stream, headers) => {
-    served++;
-    stream.respond({ ":status": 200, "content-type": "text/plain" });
-    stream.end(`hello from the example backend: ${headers[":method"]} ${headers[":path"]}\n`);
-  });
-  await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
-  const backendPort = (backend.address() as AddressInfo).port;
-
-  const decoded = decodeBootstrap(demoBootstrap(backendPort));
-  if (!decoded.ok) {
-    log.error({ errors: decoded.errors }, "demo bootstrap invalid");
-    return EXIT_FAILURE;
-  }
-  const sidecar = new Sidecar(decoded.value, log);
-  const ports = await sidecar.start();
-  const port = ports.listeners.demo;
-  log.info({ admin_port: ports.admin, listener_port: port, backend_port: backendPort }, "sidecar ready");
-  process.stdout.write(
-    `\nPilotfish demo: a sidecar on 127.0.0.1:${port} proxies to an example backend on 127.0.0.1:${backendPort}.\n` +
-      `  curl http://127.0.0.1:${port}/hello            (HTTP/1.1, forwarded over HTTP/2)\n` +
-      `  curl --http2-prior-knowledge http://127.0.0.1:${port}/hello\n` +
-      `  curl http://127.0.0.1:${ports.admin}/clusters   (admin: /stats, /config_dump, /ready)\n` +
-      `Ctrl-C stops it.\n\n`,
-  );
-
-  const client = http2.connect(`http://127.0.0.1:${port}`);
-  client.on("error", () => undefined);
-  const tick = setInterval(() => {
-    const req = client.request({ ":path": "/demo" });
-    req.on("error", () => undefined);
-    req.resume();
-  }, 200);
-  const report = setInterval(() => {
-    const s = sidecar.stats.renderText(/^cluster\.backend\.upstream_rq_(total|2xx)$/).trim().replace(/\n/g, "  ");
-    process.stdout.write(`served by backend: ${served}  ${s}\n`);
-  }, 1000);
-
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-    if (durationSec !== undefined) setTimeout(resolve, durationSec * 1000);
-  });
-  clearInterval(tick);
-  clearInterval(report);
-  client.close();
-  await sidecar.shutdown();
-  await new Promise<void>((r) => backend.close(() => r()));
-  process.stdout.write(`demo finished: ${served} requests served through the sidecar\n`);
-  return EXIT_OK;
+export interface DemoFlags extends DemoOptions {
+  /** Stop after this many seconds of traffic. */
+  readonly duration?: number;
+  /** Keep the temp dir (mesh.yaml, demo.log) after exit. */
+  readonly keep?: boolean;
 }
 
-function demoBootstrap(backendPort: number): unknown {
-  return {
-    node: { id: "demo-sidecar", cluster: "demo" },
-    admin: { address: { socket_address: { address: "127.0.0.1", port_value: 9901 } } },
-    static_resources: {
-      listeners: [
-        {
-          name: "demo",
-          address: { socket_address: { address: "127.0.0.1", port_value: 10000 } },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: "envoy.filters.network.http_connection_manager",
-                  typed_config: {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-                    stat_prefix: "demo",
-                    route_config: {
-                      virtual_hosts: [{ name: "all", domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: "backend" } }] }],
-                    },
-                    http_filters: [
-                      { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
-                    ],
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-      clusters: [
-        {
-          name: "backend",
-          type: "STATIC",
-          connect_timeout: "1s",
-          typed_extension_protocol_options: {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-              "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: "backend",
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: backendPort } } } }] }],
-          },
-        },
-      ],
-    },
+export async function runDemo(flags: DemoFlags): Promise<number> {
+  const out = process.stdout;
+  const tty = out.isTTY === true && process.env.TERM !== "dumb";
+  const demo = new DemoMesh(flags);
+  let lastSample: Sample | undefined;
+  let stopping = false;
+
+  const onEvent = (e: { elapsedSec: number; text: string }): void => {
+    if (!tty && !stopping) out.write(eventLine(e) + "\n");
   };
+
+  // Signals are taken before start so a Ctrl-C during start-up still cleans up.
+  let resolveStop!: (reason: string) => void;
+  const stopped = new Promise<string>((r) => (resolveStop = r));
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`\npilotfish demo: ${sig} again, exiting now\n`);
+      process.exit(130);
+    }
+    resolveStop(sig === "SIGINT" ? "stopped by Ctrl-C" : `stopped by ${sig}`);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const restoreCursor = (): void => {
+    if (tty) out.write("\x1b[?25h");
+  };
+  process.once("exit", restoreCursor);
+
+  out.write("pilotfish demo: starting the discovery server, 3 backends and 2 sidecars...\n");
+  let addresses;
+  const starting = demo.start(onEvent);
+  try {
+    addresses = await Promise.race([starting, stopped.then(() => undefined)]);
+  } catch (err) {
+    process.stderr.write(`pilotfish demo: cannot start: ${(err as Error).message}\n`);
+    await demo.stop(true);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    return EXIT_FAILURE;
+  }
+  if (addresses === undefined) {
+    // Interrupted during start-up: let start() settle (it stops what it started if it fails), then stop.
+    stopping = true;
+    await starting.catch(() => undefined);
+    await demo.stop(flags.keep);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    out.write("pilotfish demo: interrupted during start-up\n");
+    return EXIT_OK;
+  }
+
+  const otlp = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  out.write(banner(addresses, flags.duration, otlp) + "\n");
+  if (tty) out.write("\x1b[?25l\x1b[2J");
+
+  const poller = setInterval(() => demo.poll(), 250);
+  const render = (): void => {
+    demo.poll();
+    lastSample = demo.sample();
+    if (tty) out.write(screen(addresses, lastSample, demo.events, demo, flags.duration, out.rows ?? 40));
+    else out.write(line(lastSample) + "\n");
+  };
+  const ticker = setInterval(render, 1000);
+  let durationTimer: NodeJS.Timeout | undefined;
+  if (flags.duration !== undefined) durationTimer = setTimeout(() => resolveStop(`--duration ${flags.duration}`), flags.duration * 1000);
+
+  const reason = await stopped;
+  stopping = true;
+  clearInterval(poller);
+  clearInterval(ticker);
+  clearTimeout(durationTimer);
+  if (tty) out.write("\x1b[?25h\n");
+  out.write(`pilotfish demo: ${reason}; stopping traffic, sidecars, discovery server and backends...\n`);
+  await demo.stop(flags.keep);
+  out.write(summary(demo, reason));
+  if (flags.keep) out.write(`kept ${addresses.dir} (mesh.yaml, demo.log)\n`);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  return EXIT_OK;
 }

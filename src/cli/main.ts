@@ -2,12 +2,19 @@
  * `pilotfish`: argument parsing and process lifecycle only. Exit codes: 0 ok, 1 runtime failure,
  * 2 bad usage or bad config.
  */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { runSidecar } from "./sidecar-command.js";
 import { runValidate } from "./validate-command.js";
 import { isMeshFile, parsePort, runControlPlane, runValidateMesh } from "./control-plane-command.js";
 import { runDemo } from "./demo-command.js";
 import { EXIT_USAGE } from "./exit-codes.js";
+
+/** Parses a positive number of seconds (or a rate); commander turns a throw into a usage error. */
+function parsePositiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a positive number`);
+  return n;
+}
 
 const program = new Command();
 program
@@ -45,10 +52,23 @@ program
 
 program
   .command("demo")
-  .description("run an example backend and a sidecar in front of it (until the full demo mesh lands)")
-  .option("--duration <seconds>", "stop after this many seconds", (v) => Number(v))
-  .action(async (opts: { duration?: number }) => {
-    process.exitCode = await runDemo(opts.duration);
+  .description(
+    "run a demo mesh in this process: discovery server, 3 gRPC echo backends (healthy, slow, flaky), " +
+      "client and server sidecars over xDS, a load generator, and a live view",
+  )
+  .option("--duration <seconds>", "stop after this many seconds of traffic", parsePositiveSeconds)
+  .option("--rate <rps>", "calls per second", parsePositiveSeconds, 200)
+  .option("--fail-after <seconds>", "when the flaky backend starts failing", parsePositiveSeconds, 15)
+  .option("--fail-for <seconds>", "how long the flaky backend fails", parsePositiveSeconds, 20)
+  .option("--keep", "keep the temp dir (mesh.yaml, demo.log) after exit", false)
+  .action(async (opts: { duration?: number; rate: number; failAfter: number; failFor: number; keep: boolean }) => {
+    process.exitCode = await runDemo({
+      duration: opts.duration,
+      rate: opts.rate,
+      failAfterMs: opts.failAfter * 1000,
+      failForMs: opts.failFor * 1000,
+      keep: opts.keep,
+    });
   });
 
 try {
