@@ -10,7 +10,7 @@
 // Environment: ROUNDS (3), DURATION (4 s), WARMUP (1 s), RATE (1000 req/s total),
 // CONNS (10), STREAMS (10), NOISE_MAX (25 = % of one core), NOISE_RETRIES (2),
 // TARGETS (comma list of direct,nginx,haproxy,naive,pilotfish), SCENARIOS (A,B,C),
-// QUIET_WAIT (30 s), PROXY_NODE_FLAGS (extra node flags for naive + pilotfish), BENCH_TIMEOUT (2400 s),
+// QUIET_WAIT (10 s), PROXY_NODE_FLAGS (extra node flags for naive + pilotfish), BENCH_TIMEOUT (2400 s),
 // BENCH_RUN_DIR (scratch dir; run.sh sets it), BENCH_BASE_PORT (18000).
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -33,7 +33,7 @@ const CONNS = num("CONNS", 10);
 const STREAMS = num("STREAMS", 10);
 const NOISE_MAX = num("NOISE_MAX", 25);
 const NOISE_RETRIES = num("NOISE_RETRIES", 2);
-const QUIET_WAIT = num("QUIET_WAIT", 30);
+const QUIET_WAIT = num("QUIET_WAIT", 10);
 const DEADLINE = Date.now() + num("BENCH_TIMEOUT", 2400) * 1000;
 const BASE = num("BENCH_BASE_PORT", 18000);
 const PROXY_NODE_FLAGS = (env.PROXY_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
@@ -686,7 +686,7 @@ function report(results: Results, meta: Record<string, string>): string {
   const present = TARGETS.filter((t) => t !== "direct");
   const mainT: TargetId = present.includes("pilotfish") ? "pilotfish" : "naive";
   L.push(`## Summary (saturation, -c ${CONNS} -m ${STREAMS}; median req/s, in brackets per proxy core)`, "");
-  L.push(`| scenario | ${TARGETS.map((t) => TARGET_LABEL[t]).join(" | ")} | ${TARGET_LABEL[mainT]} ÷ nginx | ${TARGET_LABEL[mainT]} ÷ HAProxy, per core | ${mainT === "pilotfish" ? "Pilotfish ÷ naive |" : ""}`);
+  L.push(`| scenario | ${TARGETS.map((t) => TARGET_LABEL[t]).join(" | ")} | ${TARGET_LABEL[mainT]} ÷ nginx, req/s | ${TARGET_LABEL[mainT]} ÷ HAProxy, per core |${mainT === "pilotfish" ? " Pilotfish ÷ naive, req/s |" : ""}`);
   L.push(`|---|${TARGETS.map(() => "---").join("|")}|---|---|${mainT === "pilotfish" ? "---|" : ""}`);
   for (const s of SCENARIOS) {
     const row = results[s.id].sat;
@@ -698,8 +698,8 @@ function report(results: Results, meta: Record<string, string>): string {
     });
     const vsNginx = ratioMedian(row[mainT], row.nginx, (r) => r.rps);
     const vsHap = ratioMedian(row[mainT], row.haproxy, perCore);
-    const vsNaive = mainT === "pilotfish" ? `${f2(ratioMedian(row.pilotfish, row.naive, (r) => r.rps))} |` : "";
-    L.push(`| ${s.id}: ${s.title} | ${cells.join(" | ")} | **${f2(vsNginx)}** | ${f2(vsHap)} | ${vsNaive}`);
+    const vsNaive = mainT === "pilotfish" ? ` ${f2(ratioMedian(row.pilotfish, row.naive, (r) => r.rps))} |` : "";
+    L.push(`| ${s.id}: ${s.title} | ${cells.join(" | ")} | **${f2(vsNginx)}** | ${f2(vsHap)} |${vsNaive}`);
   }
   L.push("");
   L.push(`Added latency at a fixed ${RATE} req/s (target median minus direct median, ms, +p50 / +p99):`, "");
