@@ -128,6 +128,8 @@ export interface HttpConnectionManagerConfig {
   readonly maxRequestHeadersKb: number;
   /** Envoy `tracing`: absent when the connection manager does not trace. Optional so existing literals compile. */
   readonly tracing?: TracingConfig | undefined;
+  /** Envoy `access_log`: absent or empty when the connection manager does not log requests. */
+  readonly accessLogs?: readonly AccessLogConfig[] | undefined;
 }
 
 /** HttpConnectionManager.tracing sampling, percentages 0..100 (Envoy defaults 100 each). */
@@ -138,6 +140,19 @@ export interface TracingConfig {
   readonly randomSamplingPercent: number;
   /** Cap applied after the other two. */
   readonly overallSamplingPercent: number;
+  /**
+   * Envoy `spawn_upstream_span`: a SERVER span per request plus a CLIENT span per upstream attempt.
+   * Absent means false (one span per request).
+   */
+  readonly spawnUpstreamSpan?: boolean | undefined;
+}
+
+/** One HttpConnectionManager `access_log` entry (Envoy's file and stdout/stderr loggers). */
+export interface AccessLogConfig {
+  /** The logger's name as written (e.g. envoy.access_loggers.file). */
+  readonly name: string;
+  /** Where lines go: a file path, or the process's stdout / stderr. */
+  readonly sink: { readonly kind: "file"; readonly path: string } | { readonly kind: "stdout" } | { readonly kind: "stderr" };
 }
 
 /** One HTTP filter. Only the router exists so far. */

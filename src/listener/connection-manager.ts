@@ -9,6 +9,7 @@ import type { HttpConnectionManagerConfig } from "../config/model.js";
 import { RouteTable } from "../router/route-table.js";
 import { isGrpcContentType } from "../router/route-match.js";
 import type { Counter, Gauge, StatsStore } from "../stats/stats-store.js";
+import { finishRequest, processTelemetry, type HcmTelemetry } from "../telemetry/telemetry.js";
 import type { ClusterManager } from "../upstream/cluster-manager.js";
 import { H1Downstream, H2Downstream } from "./downstream.js";
 import { RouterCall } from "./router-call.js";
@@ -63,6 +64,8 @@ export class ConnectionManager {
   /** The route table in force; replaced whole when routes change. */
   routeTable: RouteTable;
   private readonly flagCounters = new Map<string, Counter>();
+  /** Tracing and access log of this connection manager; undefined when its config asks for neither. */
+  readonly telemetry: HcmTelemetry | undefined;
 
   constructor(
     readonly config: HttpConnectionManagerConfig,
@@ -74,6 +77,7 @@ export class ConnectionManager {
   ) {
     this.stats = hcmStats(store, config.statPrefix);
     this.routeTable = new RouteTable(config.routeConfig);
+    this.telemetry = processTelemetry()?.forHcm(config);
   }
 
   /** A new HTTP/2 stream. */
@@ -136,6 +140,7 @@ export class ConnectionManager {
       }
       c.inc();
     }
+    if (this.telemetry !== undefined) finishRequest(this.telemetry, call.trace, call);
   }
 }
 

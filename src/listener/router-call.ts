@@ -22,7 +22,9 @@ import type { Cluster } from "../upstream/cluster.js";
 import type { Host } from "../upstream/host.js";
 import type { PoolFailure, PoolWaiter, UpstreamStream } from "../upstream/upstream-pool.js";
 import type { ConnectionManager } from "./connection-manager.js";
-import type { Downstream } from "./downstream.js";
+import { grpcStatusOf } from "../telemetry/request-record.js";
+import type { RequestTrace } from "../telemetry/telemetry.js";
+import { H1Downstream, H2Downstream, type Downstream } from "./downstream.js";
 import { Grpc, ResponseFlag } from "./response-flags.js";
 
 const NGHTTP2_NO_ERROR = 0;
@@ -98,16 +100,67 @@ export class RouterCall implements PoolWaiter {
   private trailers: OutgoingHttpHeaders | undefined;
   private done = false;
   private status = 0;
+  /** grpc-status of the upstream's response headers (trailers-only responses), for outlier detection. */
+  private upGrpcStatus: string | string[] | undefined;
+  /** Telemetry (only with tracing or an access log): the request's spans, arrival times, grpc-status seen, bytes sent. */
+  readonly trace: RequestTrace | undefined;
+  startTimeMs = 0;
+  startPerfMs = 0;
+  private grpcStatusSeen: string | string[] | number | undefined;
+  private respBytes = 0;
 
   constructor(
     private readonly cm: ConnectionManager,
     private readonly ds: Downstream,
     private readonly reqHeaders: IncomingHttpHeaders,
-    private readonly isGrpc: boolean,
+    readonly isGrpc: boolean,
     endStream: boolean,
   ) {
     this.reqEnded = endStream;
     this.replayable = true;
+    const t = cm.telemetry;
+    if (t !== undefined) {
+      this.startTimeMs = Date.now();
+      this.startPerfMs = performance.now();
+      this.trace = t.tracer?.start(reqHeaders, isGrpc, downstreamAddress(ds));
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ RequestRecord (telemetry)
+
+  get requestHeaders(): IncomingHttpHeaders {
+    return this.reqHeaders;
+  }
+  get responseStatus(): number {
+    return this.status;
+  }
+  get grpcStatus(): number | undefined {
+    return this.isGrpc ? grpcStatusOf(this.trailers?.["grpc-status"] ?? this.grpcStatusSeen) : undefined;
+  }
+  get bytesReceived(): number {
+    return this.bodyBytes;
+  }
+  get bytesSent(): number {
+    return this.respBytes;
+  }
+  get upstreamCluster(): string | undefined {
+    return this.cluster?.name;
+  }
+  get upstreamHost(): string | undefined {
+    return (this.host ?? this.tried?.[this.tried.length - 1])?.key;
+  }
+  get retryCount(): number {
+    return Math.max(0, (this.tried?.length ?? 0) - 1);
+  }
+  get requestId(): string | undefined {
+    const id = this.upHeaders["x-request-id"] ?? this.reqHeaders["x-request-id"];
+    return typeof id === "string" ? id : undefined;
+  }
+  get downstreamAddress(): string | undefined {
+    return downstreamAddress(this.ds);
+  }
+  get protocol(): string {
+    return downstreamProtocol(this.ds);
   }
 
   /** Routes the request and starts the first attempt. */
@@ -180,6 +233,7 @@ export class RouterCall implements PoolWaiter {
     if (this.deadlineAt > 0 && this.isGrpc) {
       hdrs["grpc-timeout"] = formatGrpcTimeout(Math.max(1, this.deadlineAt - performance.now()));
     }
+    this.trace?.startAttempt(hdrs, cluster.name, host.address.address, host.address.port);
     const perTry = this.route!.retryPolicy?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.perTryTimer = setTimeout(this.onPerTryTimeout, perTry);
     this.waitingForPool = true;
@@ -235,6 +289,7 @@ export class RouterCall implements PoolWaiter {
   private endAttempt(success: boolean): void {
     const host = this.host;
     if (host === null) return;
+    this.trace?.endAttempt(success, this.done ? this : undefined);
     this.host = null;
     host.activeRequests--;
     if (success) host.stats.rqSuccess++;
@@ -348,6 +403,8 @@ export class RouterCall implements PoolWaiter {
   /** Upstream response headers. */
   onUpResponse(up: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
     const status = Number(headers[":status"]);
+    if (this.isGrpc) this.grpcStatusSeen = headers["grpc-status"];
+    this.trace?.upstreamResponse(status, grpcStatusOf(headers["grpc-status"]));
     const policy = this.route!.retryPolicy;
     if (policy !== undefined && !this.responseStarted) {
       const grpcInHeaders = this.isGrpc ? parseGrpcStatus(headers["grpc-status"]) : undefined;
@@ -382,6 +439,7 @@ export class RouterCall implements PoolWaiter {
   /** Upstream body bytes. */
   onUpData(up: TaggedStream, chunk: Buffer): void {
     if (this.ds.closed) return;
+    this.respBytes += chunk.length;
     if (!this.ds.write(chunk)) {
       up.pause();
       this.ds.onceDrain(() => up.resume());
@@ -514,6 +572,8 @@ export class RouterCall implements PoolWaiter {
     this.flag = flag;
     if (!this.ds.closed) {
       if (this.isGrpc) {
+        this.status = 200;
+        this.grpcStatusSeen = grpcStatus;
         this.cm.countResponse(200);
         this.ds.respond(
           {
@@ -534,6 +594,7 @@ export class RouterCall implements PoolWaiter {
   }
 
   private respondDirect(status: number, body: string | undefined): void {
+    this.status = status;
     this.cm.countResponse(status);
     if (!this.ds.closed) {
       if (body === undefined || body.length === 0 || this.reqHeaders[":method"] === "HEAD") {
@@ -541,6 +602,7 @@ export class RouterCall implements PoolWaiter {
       } else {
         const buf = Buffer.from(body);
         this.ds.respond({ ":status": status, "content-type": "text/plain", "content-length": buf.length }, false, false);
+        this.respBytes = buf.length;
         this.ds.write(buf);
         this.ds.end();
       }
@@ -584,4 +646,15 @@ export class RouterCall implements PoolWaiter {
     if (ops.length > 0) applyHeaderOps(ops, out);
     return out;
   }
+}
+
+/** The downstream peer's IP, for spans and the access log. */
+function downstreamAddress(ds: Downstream): string | undefined {
+  if (ds instanceof H2Downstream) return ds.stream.session?.socket?.remoteAddress;
+  if (ds instanceof H1Downstream) return ds.req.socket.remoteAddress;
+  return undefined;
+}
+
+function downstreamProtocol(ds: Downstream): string {
+  return ds instanceof H1Downstream ? "HTTP/1.1" : "HTTP/2";
 }

@@ -9,6 +9,7 @@ import type { Bootstrap, ListenerConfig, RouteConfig } from "../config/model.js"
 import { Listener } from "../listener/listener.js";
 import { RouteTable } from "../router/route-table.js";
 import { StatsStore } from "../stats/stats-store.js";
+import { installTelemetry, Telemetry } from "../telemetry/telemetry.js";
 import { ClusterManager } from "../upstream/cluster-manager.js";
 import { adminPort, startAdminServer } from "../admin/admin-server.js";
 import { AdsClient } from "../xds/ads-client.js";
@@ -28,6 +29,8 @@ export interface SidecarPorts {
 export class Sidecar implements ListenerHost {
   readonly stats = new StatsStore();
   readonly clusters: ClusterManager;
+  /** Traces and access logs. */
+  readonly telemetry: Telemetry;
   readonly listeners = new Map<string, Listener>();
   /** Bound ports of running listeners. */
   readonly ports = new Map<string, number>();
@@ -45,6 +48,9 @@ export class Sidecar implements ListenerHost {
     private readonly random: Random = systemRandom,
   ) {
     this.clusters = new ClusterManager(this.stats, random);
+    // Before any listener: connection managers take their tracer and access log from it.
+    this.telemetry = new Telemetry(bootstrap.node, this.stats);
+    installTelemetry(this.telemetry);
     for (const c of bootstrap.clusters) this.clusters.addOrUpdate(c);
     for (const l of bootstrap.listeners) this.listeners.set(l.name, new Listener(l, this.clusters, random, this.stats));
   }
@@ -162,6 +168,7 @@ export class Sidecar implements ListenerHost {
     this.ads?.close();
     await this.drainListeners(this.maxDrainTimeout());
     this.clusters.destroy();
+    await this.telemetry.shutdown();
     await new Promise<void>((resolve) => (this.admin ? this.admin.close(() => resolve()) : resolve()));
     this.admin?.closeAllConnections();
   }

@@ -8,7 +8,9 @@ import {
   HttpConnectionManager_CodecType as CodecType,
   type HttpFilter,
 } from "../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
-import type { HttpConnectionManagerConfig, HttpFilterConfig, RouteConfig, TracingConfig } from "../model.js";
+import { FileAccessLog } from "../../gen/envoy/extensions/access_loggers/file/v3/file.js";
+import type { AccessLog } from "../../gen/envoy/config/accesslog/v3/accesslog.js";
+import type { AccessLogConfig, HttpConnectionManagerConfig, HttpFilterConfig, RouteConfig, TracingConfig } from "../model.js";
 import { boundedUint, durationMs, percent } from "./common.js";
 import { at, type Errors, idx, notSupported, show, unsupportedValue } from "./field-errors.js";
 import { checkHttp1Options, decodeCommonHttpOptions, decodeHttp2Options } from "./http-protocol.js";
@@ -53,7 +55,12 @@ export function decodeHttpConnectionManager(
     maxRequestHeadersKb: boundedUint(hcm.maxRequestHeadersKb, at(path, "max_request_headers_kb"), errors, DEFAULT_MAX_REQUEST_HEADERS_KB, 1, 8192),
   };
   const tracing = decodeTracing(hcm, at(path, "tracing"), errors);
-  return tracing === undefined ? config : { ...config, tracing };
+  const accessLogs = decodeAccessLogs(hcm.accessLog, at(path, "access_log"), errors);
+  return {
+    ...config,
+    ...(tracing === undefined ? {} : { tracing }),
+    ...(accessLogs.length === 0 ? {} : { accessLogs }),
+  };
 }
 
 function decodeRouteSpecifier(hcm: HttpConnectionManager, path: string, errors: Errors): RouteConfig {
@@ -126,5 +133,43 @@ function decodeTracing(hcm: HttpConnectionManager, path: string, errors: Errors)
     clientSamplingPercent: percent(t.clientSampling, at(path, "client_sampling"), errors, 100),
     randomSamplingPercent: percent(t.randomSampling, at(path, "random_sampling"), errors, 100),
     overallSamplingPercent: percent(t.overallSampling, at(path, "overall_sampling"), errors, 100),
+    ...(t.spawnUpstreamSpan === undefined ? {} : { spawnUpstreamSpan: t.spawnUpstreamSpan }),
   };
+}
+
+/** Envoy's file and stdout/stderr access loggers; Pilotfish writes its own JSON line format. */
+function decodeAccessLogs(logs: readonly AccessLog[], path: string, errors: Errors): AccessLogConfig[] {
+  const out: AccessLogConfig[] = [];
+  logs.forEach((log, i) => {
+    const p = idx(path, i);
+    const tc = log.typedConfig;
+    if (tc === undefined) {
+      errors.add(at(p, "typed_config"), "required");
+      return;
+    }
+    switch (tc.typeUrl) {
+      case TYPE_URLS.fileAccessLog: {
+        const f = unpack(FileAccessLog, tc.value, at(p, "typed_config"), errors);
+        if (f === undefined) return;
+        if (f.path === "") {
+          errors.add(at(at(p, "typed_config"), "path"), "required");
+          return;
+        }
+        out.push({ name: log.name, sink: f.path === "/dev/stdout" ? { kind: "stdout" } : { kind: "file", path: f.path } });
+        return;
+      }
+      case TYPE_URLS.stdoutAccessLog:
+        out.push({ name: log.name, sink: { kind: "stdout" } });
+        return;
+      case TYPE_URLS.stderrAccessLog:
+        out.push({ name: log.name, sink: { kind: "stderr" } });
+        return;
+      default:
+        errors.add(
+          at(at(p, "typed_config"), "@type"),
+          unsupportedValue(tc.typeUrl, [TYPE_URLS.fileAccessLog, TYPE_URLS.stdoutAccessLog, TYPE_URLS.stderrAccessLog]),
+        );
+    }
+  });
+  return out;
 }

@@ -19,6 +19,8 @@ const ENTRY_FILES = [
   "envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto",
   "envoy/extensions/load_balancing_policies/random/v3/random.proto",
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
+  "envoy/extensions/access_loggers/file/v3/file.proto",
+  "envoy/extensions/access_loggers/stream/v3/stream.proto",
 ];
 
 export const TYPE_URL_PREFIX = "type.googleapis.com/";

@@ -6,6 +6,9 @@ export const TYPE_URLS = {
   upstreamHttpProtocolOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
   downstreamTlsContext: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
   upstreamTlsContext: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+  fileAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+  stdoutAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+  stderrAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog",
 } as const;
 
 /** Key of the upstream HttpProtocolOptions entry in Cluster.typed_extension_protocol_options. */
