@@ -4,7 +4,7 @@
  * `weight / (active + 1)^bias` (bias 1 by default). Reads Host.activeRequests live, so the picker
  * itself never changes between membership updates.
  */
-import type { Random } from "../common/clock.js";
+import type { Clock, Random } from "../common/clock.js";
 import type { LeastRequestConfig } from "../config/model.js";
 import type { Host } from "../upstream/host.js";
 import { isExcluded, type Picker } from "./load-balancer.js";
@@ -17,6 +17,7 @@ export class LeastRequestPicker implements Picker {
     private readonly hosts: readonly Host[],
     private readonly config: LeastRequestConfig,
     private readonly random: Random,
+    private readonly clock?: Clock,
   ) {
     this.equalWeights = hosts.every((h) => h.weight === hosts[0].weight);
     this.weights = new Float64Array(hosts.length);

@@ -2,7 +2,7 @@
  * Load balancing: a policy turns a host list into an immutable Picker. The cluster rebuilds the
  * picker when membership or health changes; the request path only calls pick().
  */
-import type { Random } from "../common/clock.js";
+import type { Clock, Random } from "../common/clock.js";
 import type { LbPolicy, LeastRequestConfig } from "../config/model.js";
 import type { Host } from "../upstream/host.js";
 import { LeastRequestPicker } from "./least-request.js";
@@ -19,14 +19,14 @@ export interface Picker {
 }
 
 /** Builds a picker for the policy over `hosts` (already filtered for availability by the caller). */
-export function createPicker(policy: LbPolicy, hosts: readonly Host[], lr: LeastRequestConfig, random: Random): Picker {
+export function createPicker(policy: LbPolicy, hosts: readonly Host[], lr: LeastRequestConfig, random: Random, clock?: Clock): Picker {
   switch (policy) {
     case "ROUND_ROBIN":
       return new RoundRobinPicker(hosts);
     case "RANDOM":
       return new RandomPicker(hosts, random);
     case "LEAST_REQUEST":
-      return new LeastRequestPicker(hosts, lr, random);
+      return new LeastRequestPicker(hosts, lr, random, clock);
   }
 }
 

@@ -20,6 +20,7 @@ import { effectiveTimeoutMs, formatGrpcTimeout, parseGrpcTimeout } from "../rout
 import { countStatusClass } from "../upstream/cluster-stats.js";
 import type { Cluster } from "../upstream/cluster.js";
 import type { Host } from "../upstream/host.js";
+import { AttemptResult, responseResult } from "../outlier/result.js";
 import type { PoolFailure, PoolWaiter, UpstreamStream } from "../upstream/upstream-pool.js";
 import type { ConnectionManager } from "./connection-manager.js";
 import { grpcStatusOf } from "../telemetry/request-record.js";
@@ -279,16 +280,17 @@ export class RouterCall implements PoolWaiter {
       this.endAttempt(false);
       return this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UO, "upstream pending overflow");
     }
-    this.endAttempt(false);
+    this.endAttempt(false, reason === "closed" ? AttemptResult.NONE : AttemptResult.LOCAL_CONNECT_FAILED);
     // A pool closed under us (its host just left the cluster) never saw the request: pick again.
     if (this.maybeRetry(reason === "closed" ? REFUSED_STREAM_OUTCOME : CONNECT_FAILURE_OUTCOME)) return;
     this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UF, "upstream connect error or disconnect/reset before headers. reset reason: connection failure");
   }
 
   /** Settles the current attempt: host count, counters, per-try timer; detaches the stream. */
-  private endAttempt(success: boolean): void {
+  private endAttempt(success: boolean, result: AttemptResult = AttemptResult.NONE): void {
     const host = this.host;
     if (host === null) return;
+    host.recordResult(result);
     this.trace?.endAttempt(success, this.done ? this : undefined);
     this.host = null;
     host.activeRequests--;
@@ -413,7 +415,7 @@ export class RouterCall implements PoolWaiter {
         // Only drop the response once another attempt will surely follow; otherwise it goes through.
         const kind = this.retryKind(outcome);
         if (kind !== undefined) {
-          this.endAttempt(false);
+          this.endAttempt(false, responseResult(status, headers["grpc-status"]));
           up.close(NGHTTP2_CANCEL);
           this.startRetry(kind);
           return;
@@ -422,6 +424,7 @@ export class RouterCall implements PoolWaiter {
     }
     this.responseStarted = true;
     this.status = status;
+    this.upGrpcStatus = headers["grpc-status"];
     countStatusClass(this.cluster!.stats, status);
     if (this.ds.closed) return;
     const out: OutgoingHttpHeaders = {};
@@ -483,6 +486,7 @@ export class RouterCall implements PoolWaiter {
       this.cluster!.stats.rqRxReset.inc();
       if (rst === NGHTTP2_CANCEL) this.ds.reset(NGHTTP2_CANCEL);
       else this.failStarted(Grpc.UNAVAILABLE, "upstream reset after response started");
+      this.endAttempt(false, AttemptResult.LOCAL_RESET);
       this.complete(false);
       return;
     }
@@ -499,7 +503,7 @@ export class RouterCall implements PoolWaiter {
       flag = rst === NGHTTP2_CANCEL ? ResponseFlag.UR : ResponseFlag.UC;
       this.cluster!.stats.rqRxReset.inc();
     }
-    this.endAttempt(false);
+    this.endAttempt(false, up.connectFailed === true ? AttemptResult.LOCAL_CONNECT_FAILED : AttemptResult.LOCAL_RESET);
     if (this.maybeRetry(outcome)) return;
     this.fail(503, Grpc.UNAVAILABLE, flag, "upstream connect error or disconnect/reset before headers");
   }
@@ -511,7 +515,7 @@ export class RouterCall implements PoolWaiter {
     if (this.done) return;
     this.cluster?.stats.rqTimeout.inc();
     if (this.host !== null) this.host.stats.rqTimeout++;
-    this.abandonAttempt();
+    this.abandonAttempt(AttemptResult.LOCAL_TIMEOUT);
     this.fail(504, Grpc.DEADLINE_EXCEEDED, ResponseFlag.UT, "upstream request timeout");
   };
 
@@ -519,15 +523,15 @@ export class RouterCall implements PoolWaiter {
     this.perTryTimer = undefined;
     if (this.done || this.responseStarted) return;
     this.cluster!.stats.rqPerTryTimeout.inc();
-    this.abandonAttempt();
+    this.abandonAttempt(AttemptResult.LOCAL_TIMEOUT);
     if (this.maybeRetry(PER_TRY_TIMEOUT_OUTCOME)) return;
     this.fail(504, Grpc.DEADLINE_EXCEEDED, ResponseFlag.UT, "upstream per-try timeout");
   };
 
   /** Resets the current attempt's stream (if any) and settles it. */
-  private abandonAttempt(): void {
+  private abandonAttempt(result: AttemptResult = AttemptResult.NONE): void {
     const up = this.up;
-    this.endAttempt(false);
+    this.endAttempt(false, result);
     if (up !== null && !up.destroyed) {
       this.cluster!.stats.rqTxReset.inc();
       up.close(NGHTTP2_CANCEL);
@@ -614,7 +618,11 @@ export class RouterCall implements PoolWaiter {
   private complete(success: boolean): void {
     if (this.done) return;
     this.done = true;
-    this.endAttempt(success);
+    // The outlier detector hears the upstream's answer (gRPC status mapped to HTTP), never our own.
+    this.endAttempt(
+      success,
+      this.host !== null && this.responseStarted ? responseResult(this.status, this.trailers?.["grpc-status"] ?? this.upGrpcStatus) : AttemptResult.NONE,
+    );
     if (this.timer !== undefined) clearTimeout(this.timer);
     const cluster = this.cluster;
     if (cluster !== undefined) {

@@ -4,9 +4,12 @@
  * Panic threshold as Envoy: when fewer than `healthy_panic_threshold` percent of hosts are available,
  * balance across all hosts rather than overload the few that are left; 0 disables panic mode.
  */
-import type { Random } from "../common/clock.js";
+import { systemClock, type Clock, type Random } from "../common/clock.js";
 import type { ClusterConfig, LocalityEndpointsConfig } from "../config/model.js";
 import { createPicker, type Picker } from "../lb/load-balancer.js";
+import { HealthChecker } from "../health/health-checker.js";
+import { OutlierDetector } from "../outlier/outlier-detector.js";
+import { outlierStats } from "../outlier/outlier-stats.js";
 import type { StatsStore } from "../stats/stats-store.js";
 import { clusterStats, type ClusterStats } from "./cluster-stats.js";
 import { Host } from "./host.js";
@@ -23,16 +26,32 @@ export class Cluster {
   activeRequests = 0;
   /** Retries in flight (the max_retries circuit breaker). */
   activeRetries = 0;
+  /** The outlier detector, when the cluster has `outlier_detection`. */
+  readonly outlier: OutlierDetector | undefined;
+  /** The active health checker, when the cluster has `health_checks`. */
+  readonly healthChecker: HealthChecker | undefined;
+  /** Whether the panic threshold put the picker over all hosts at the last rebuild. */
+  panic = false;
 
   constructor(
     readonly config: ClusterConfig,
     store: StatsStore,
     private readonly random: Random,
+    private readonly clock: Clock = systemClock,
   ) {
     this.name = config.name;
     this.stats = clusterStats(store, config.name);
     this.picker = createPicker(config.lbPolicy, [], config.leastRequest, random);
+    const onHostChange = (): void => this.rebuildPicker();
+    if (config.outlierDetection !== undefined) {
+      this.outlier = new OutlierDetector(config.outlierDetection, outlierStats(store, config.name), clock, random, onHostChange);
+    }
+    const hc = config.healthChecks?.[0];
+    if (hc !== undefined) {
+      this.healthChecker = new HealthChecker(config.name, hc, clock, random, onHostChange, this.outlier, () => this.stats.rqTotal.value);
+    }
     this.updateEndpoints(config.endpoints);
+    this.outlier?.start();
   }
 
   /** Replaces the endpoints (an EDS update); hosts that stay keep their pools and counters. */
@@ -62,7 +81,11 @@ export class Cluster {
       return h;
     });
     for (const gone of old.values()) gone.pool.close();
+    const now = this.clock.now();
+    for (const h of merged) h.addedAt ??= now;
     this.hostList = merged;
+    this.outlier?.setHosts(merged);
+    this.healthChecker?.setHosts(merged);
     this.rebuildPicker();
   }
 
@@ -73,7 +96,8 @@ export class Cluster {
     this.stats.membershipHealthy.value = available.length;
     const threshold = this.config.healthyPanicThreshold;
     const panic = threshold > 0 && this.hostList.length > 0 && (available.length * 100) / this.hostList.length < threshold;
-    this.picker = createPicker(this.config.lbPolicy, panic ? this.hostList : available, this.config.leastRequest, this.random);
+    this.panic = panic;
+    this.picker = createPicker(this.config.lbPolicy, panic ? this.hostList : available, this.config.leastRequest, this.random, this.clock);
   }
 
   /** Picks a host for an attempt, avoiding `tried` where possible. */
@@ -81,13 +105,17 @@ export class Cluster {
     return this.picker.pick(tried);
   }
 
-  /** Gracefully closes every host's connections. */
+  /** Gracefully closes every host's connections and stops detection and checks. */
   close(): void {
+    this.outlier?.stop();
+    this.healthChecker?.stop();
     for (const h of this.hostList) h.pool.close();
   }
 
-  /** Destroys every host's connections. */
+  /** Destroys every host's connections and stops detection and checks. */
   destroy(): void {
+    this.outlier?.stop();
+    this.healthChecker?.stop();
     for (const h of this.hostList) h.pool.destroy();
   }
 }

@@ -13,6 +13,12 @@ export const HealthFlag = {
   DEGRADED_EDS_HEALTH: 8,
 } as const;
 
+/** Where the router reports each attempt's result (the outlier detector's per-host monitor). */
+export interface OutlierSink {
+  /** An AttemptResult: HTTP status (gRPC mapped), negative local-origin failure, or 0 for nothing. */
+  putResult(result: number): void;
+}
+
 /** Per-host counters, as Envoy's /clusters shows them. */
 export interface HostStats {
   rqTotal: number;
@@ -34,6 +40,10 @@ export class Host {
   readonly stats: HostStats = { rqTotal: 0, rqSuccess: 0, rqError: 0, rqTimeout: 0, cxTotal: 0, cxConnectFail: 0 };
   /** Created by the cluster right after the host. */
   pool!: UpstreamPool;
+  /** The outlier detector's monitor of this host; undefined when the cluster has no outlier detection. */
+  outlier: OutlierSink | undefined = undefined;
+  /** Monotonic ms when the host joined its cluster (slow start); set by the cluster. */
+  addedAt: number | undefined = undefined;
 
   constructor(
     readonly address: SocketAddress,
@@ -53,6 +63,11 @@ export class Host {
   syncEdsHealth(fresh: Host): void {
     const eds = HealthFlag.FAILED_EDS_HEALTH | HealthFlag.DEGRADED_EDS_HEALTH;
     this.healthFlags = (this.healthFlags & ~eds) | (fresh.healthFlags & eds);
+  }
+
+  /** Reports an attempt's result to the outlier detector, if any (see outlier/result.ts). */
+  recordResult(result: number): void {
+    if (result !== 0) this.outlier?.putResult(result);
   }
 
   /** Whether the load balancer may pick this host outside panic mode. */
