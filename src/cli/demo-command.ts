@@ -73,7 +73,7 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
   const render = (): void => {
     demo.poll();
     lastSample = demo.sample();
-    if (tty) out.write(screen(addresses, lastSample, demo.events, demo, flags.duration, out.rows ?? 40));
+    if (tty) out.write(screen(addresses, lastSample, demo.events, demo, flags.duration, out.rows ?? 40, otlp));
     else out.write(line(lastSample) + "\n");
   };
   const ticker = setInterval(render, 1000);

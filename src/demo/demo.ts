@@ -114,7 +114,8 @@ export class DemoMesh {
   private dir: string | undefined;
   private startedAt = 0;
   private lastSampleAt = 0;
-  private lastRqTotal = new Map<string, number>();
+  /** rq_total per Host object at the last sample (a cluster update may replace hosts: they start at 0). */
+  private lastRqTotal = new WeakMap<object, number>();
   private lastFlags = new Map<string, string>();
   private lastBackendState = new Map<string, string>();
   private lastMeshLoadedAt: string | null = null;
@@ -245,8 +246,8 @@ export class DemoMesh {
     const hosts: HostView[] = [];
     const cluster = this.serverSidecar?.clusters.get(BACKENDS_UPSTREAM);
     for (const h of cluster?.hosts ?? []) {
-      const prev = this.lastRqTotal.get(h.key) ?? 0;
-      this.lastRqTotal.set(h.key, h.stats.rqTotal);
+      const prev = this.lastRqTotal.get(h) ?? 0;
+      this.lastRqTotal.set(h, h.stats.rqTotal);
       hosts.push({
         key: h.key,
         backend: this.backends.find((b) => b.address === h.key),

@@ -44,6 +44,25 @@ export type BackendBehaviour =
   | { readonly kind: "slow"; readonly extraDelayMs: number }
   | { readonly kind: "flaky"; readonly failAfterMs: number; readonly failForMs: number };
 
+/**
+ * grpc.health.v1.Health/Check, by hand: the request (a service name) is ignored and the response is
+ * `HealthCheckResponse { status = 1 }`, two bytes. SERVING, or NOT_SERVING while a flaky backend fails,
+ * so a `healthCheck: {grpc: {}}` added to mesh.yaml marks it /failed_active_hc. No .proto needed.
+ */
+const SERVING = 1;
+const NOT_SERVING = 2;
+const HEALTH_SERVICE: grpc.ServiceDefinition = {
+  Check: {
+    path: "/grpc.health.v1.Health/Check",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    responseSerialize: (status: number) => Buffer.from([0x08, status]),
+    responseDeserialize: (b: Buffer) => b[1] ?? 0,
+  },
+};
+
 /** A backend's state as the view shows it. */
 export type BackendState = "serving" | "failing" | "recovered";
 
@@ -98,6 +117,11 @@ export async function startDemoBackend(name: string, behaviour: BackendBehaviour
         cb(null, { message: call.request.message, backend: name });
       }, delay);
       timers.add(timer);
+    },
+  });
+  server.addService(HEALTH_SERVICE, {
+    Check(_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<number>) {
+      cb(null, state(Date.now()) === "failing" ? NOT_SERVING : SERVING);
     },
   });
   const bound = await new Promise<number>((resolve, reject) => {

@@ -74,7 +74,15 @@ export function eventLine(e: DemoEvent): string {
 }
 
 /** The live screen (TTY): header, traffic, per-backend table, recent events. */
-export function screen(a: DemoAddresses, s: Sample, events: readonly DemoEvent[], demo: DemoMesh, durationSec: number | undefined, rows: number): string {
+export function screen(
+  a: DemoAddresses,
+  s: Sample,
+  events: readonly DemoEvent[],
+  demo: DemoMesh,
+  durationSec: number | undefined,
+  rows: number,
+  otlpEndpoint: string | undefined,
+): string {
   const tty = true;
   const now = Date.now();
   const out: string[] = [];
@@ -82,6 +90,14 @@ export function screen(a: DemoAddresses, s: Sample, events: readonly DemoEvent[]
   out.push(`${bold("Pilotfish demo", tty)}  ${clock(s.elapsedSec)}${left}   (Ctrl-C stops it)`);
   out.push(color(`mesh.yaml ${a.meshFile}   dashboard http://127.0.0.1:${a.controlPlaneAdmin}/nodes`, DIM, tty));
   out.push(color(`app → 127.0.0.1:${a.outbound} (client sidecar) → 127.0.0.1:${a.inbound} (server sidecar) → backends`, DIM, tty));
+  out.push(
+    color(
+      `sidecar admin: client http://127.0.0.1:${a.clientAdmin}/clusters  server http://127.0.0.1:${a.serverAdmin}/clusters   traces: ` +
+        (otlpEndpoint ? otlpEndpoint : "off (set OTEL_EXPORTER_OTLP_ENDPOINT, see docs/demo.md)"),
+      DIM,
+      tty,
+    ),
+  );
   out.push("");
   const rate = s.requests === 0 ? 1 : s.ok / s.requests;
   const sr = color(successRate(s), rate >= 0.999 ? GREEN : rate >= 0.95 ? YELLOW : RED, tty);

@@ -117,6 +117,10 @@ function bannerFacts(out: string): { ports: number[]; dir: string } {
 
 async function assertNothingLeft(run: DemoRun): Promise<void> {
   const { ports, dir } = bannerFacts(run.stdout);
+  // tsx's esbuild service (a child when a file is transformed afresh) exits when its stdin closes: give
+  // children a bounded moment to notice the parent is gone.
+  const deadline = Date.now() + 5000;
+  while ([...run.children].some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   for (const c of run.children) assert.equal(alive(c), false, `child process ${c} of the demo is still alive`);
   assert.deepEqual(processesMentioning(dir), [], `a process still names ${dir}`);
   assert.equal(existsSync(dir), false, `${dir} was not removed`);
