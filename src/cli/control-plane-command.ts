@@ -1,6 +1,5 @@
 /** `pilotfish control-plane -c <mesh.yaml> [--port 18000] [--admin-port 18001]`: serve until SIGTERM/SIGINT. */
 import { readFileSync } from "node:fs";
-import { InvalidArgumentError } from "commander";
 import { ErrorCode, formatFieldErrors, PilotfishError } from "../common/errors.js";
 import { createLogger } from "../common/logger.js";
 import { ControlPlane } from "../control-plane/control-plane.js";
@@ -21,11 +20,7 @@ export interface ControlPlaneFlags {
 }
 
 /** Parses a port flag; commander calls it and a throw becomes a usage error (exit 2). */
-export function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError(`invalid port "${value}": expected 0..65535`);
-  return n;
-}
+export { parsePort } from "./options.js";
 
 export async function runControlPlane(flags: ControlPlaneFlags): Promise<number> {
   const log = createLogger("pilotfish-control-plane");

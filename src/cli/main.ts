@@ -2,19 +2,12 @@
  * `pilotfish`: argument parsing and process lifecycle only. Exit codes: 0 ok, 1 runtime failure,
  * 2 bad usage or bad config.
  */
-import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { runSidecar } from "./sidecar-command.js";
-import { runValidate } from "./validate-command.js";
-import { isMeshFile, parsePort, runControlPlane, runValidateMesh } from "./control-plane-command.js";
-import { runDemo } from "./demo-command.js";
+import { Command, CommanderError } from "commander";
 import { EXIT_USAGE } from "./exit-codes.js";
+import { parsePort, parsePositiveSeconds } from "./options.js";
 
-/** Parses a positive number of seconds (or a rate); commander turns a throw into a usage error. */
-function parsePositiveSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a positive number`);
-  return n;
-}
+// Subcommands are imported when chosen, so that the sidecar does not load (and keep in memory) the
+// discovery server's mesh, schema and metrics libraries, and vice versa.
 
 const program = new Command();
 program
@@ -28,6 +21,7 @@ program
   .description("run the data plane from an Envoy v3 bootstrap (YAML or JSON)")
   .requiredOption("-c, --config <file>", "bootstrap file")
   .action(async (opts: { config: string }) => {
+    const { runSidecar } = await import("./sidecar-command.js");
     process.exitCode = await runSidecar(opts.config);
   });
 
@@ -35,7 +29,9 @@ program
   .command("validate")
   .description("check a bootstrap or mesh file; print every error with its field path; exit 1 on any")
   .argument("<file>", "bootstrap or mesh file (YAML or JSON); a mesh file has upstreams/routes/listeners")
-  .action((file: string) => {
+  .action(async (file: string) => {
+    const { isMeshFile, runValidateMesh } = await import("./control-plane-command.js");
+    const { runValidate } = await import("./validate-command.js");
     process.exitCode = isMeshFile(file) ? runValidateMesh(file) : runValidate(file);
   });
 
@@ -47,6 +43,7 @@ program
   .option("--admin-port <port>", "admin HTTP port (/nodes /ready /metrics /config); 0 picks one", parsePort, 18001)
   .option("--address <ip>", "listen address of both ports", "0.0.0.0")
   .action(async (opts: { config: string; port: number; adminPort: number; address: string }) => {
+    const { runControlPlane } = await import("./control-plane-command.js");
     process.exitCode = await runControlPlane(opts);
   });
 
@@ -62,6 +59,7 @@ program
   .option("--fail-for <seconds>", "how long the flaky backend fails", parsePositiveSeconds, 20)
   .option("--keep", "keep the temp dir (mesh.yaml, demo.log) after exit", false)
   .action(async (opts: { duration?: number; rate: number; failAfter: number; failFor: number; keep: boolean }) => {
+    const { runDemo } = await import("./demo-command.js");
     process.exitCode = await runDemo({
       duration: opts.duration,
       rate: opts.rate,
