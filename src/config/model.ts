@@ -485,6 +485,18 @@ export interface LeastRequestConfig {
   readonly choiceCount: number;
   /** Exponent of active requests in the weighted form (default 1.0). */
   readonly activeRequestBias: number;
+  /** `slow_start_config` of the LeastRequest policy; absent means off (Envoy). */
+  readonly slowStart?: SlowStartConfig | undefined;
+}
+
+/** load_balancing_policies.common.v3.SlowStartConfig. */
+export interface SlowStartConfig {
+  /** How long a new host ramps up, ms. */
+  readonly windowMs: number;
+  /** Ramp shape: 1 is linear (Envoy default 1.0). */
+  readonly aggression: number;
+  /** Floor of the ramp, percent of the host's weight (Envoy default 10). */
+  readonly minWeightPercent: number;
 }
 
 /** Default-priority circuit-breaker thresholds. */

@@ -81,7 +81,8 @@ export class Cluster {
       return h;
     });
     for (const gone of old.values()) gone.pool.close();
-    const now = this.clock.now();
+    // Slow start applies to hosts added later, not to the cluster's first hosts (they all start together).
+    const now = this.hostList.length === 0 ? Number.NEGATIVE_INFINITY : this.clock.now();
     for (const h of merged) h.addedAt ??= now;
     this.hostList = merged;
     this.outlier?.setHosts(merged);

@@ -5,6 +5,12 @@
 import type { EndpointHealthStatus, SocketAddress } from "../config/model.js";
 import type { UpstreamPool } from "./upstream-pool.js";
 
+/**
+ * Half-life of the failure penalty, ms: long enough that a host failing every request it gets keeps a
+ * penalty of a few requests at modest rates, short enough that one bad second is forgotten in seconds.
+ */
+export const FAILURE_PENALTY_HALF_LIFE_MS = 1000;
+
 /** Reasons a host is unavailable; zero means available. Names follow Envoy's /clusters output. */
 export const HealthFlag = {
   FAILED_ACTIVE_HC: 1,
@@ -65,9 +71,47 @@ export class Host {
     this.healthFlags = (this.healthFlags & ~eds) | (fresh.healthFlags & eds);
   }
 
-  /** Reports an attempt's result to the outlier detector, if any (see outlier/result.ts). */
-  recordResult(result: number): void {
-    if (result !== 0) this.outlier?.putResult(result);
+  /** Failure penalty (request-equivalents) as of `penaltyAt`; decays with FAILURE_PENALTY_HALF_LIFE_MS. */
+  private penalty = 0;
+  private penaltyAt = 0;
+
+  /**
+   * Reports an attempt's result: to the outlier detector, if any (see outlier/result.ts), and to the
+   * failure penalty least request adds to the active count, so that a host failing fast (429,
+   * RESOURCE_EXHAUSTED, 5xx, resets: all end at once and keep its active count low) does not attract
+   * more traffic. `now` is monotonic ms (performance.now() unless a test drives time).
+   */
+  recordResult(result: number, now: number = performance.now()): void {
+    if (result === 0) return;
+    this.outlier?.putResult(result);
+    if (result < 0 || result === 429 || result >= 500) this.penalize(now);
+  }
+
+  /** Adds one failure to the decaying penalty. */
+  penalize(now: number): void {
+    this.penalty = this.failurePenalty(now) + 1;
+    this.penaltyAt = now;
+  }
+
+  /** The failure penalty at `now`: each failure counts as one active request, halving every half-life. */
+  failurePenalty(now: number): number {
+    if (this.penalty === 0) return 0;
+    const p = this.penalty * Math.pow(2, -(now - this.penaltyAt) / FAILURE_PENALTY_HALF_LIFE_MS);
+    if (p < 0.01) {
+      this.penalty = 0;
+      return 0;
+    }
+    return p;
+  }
+
+  /** Whether a failure penalty may still be in effect (cleared lazily once it has decayed). */
+  get penalized(): boolean {
+    return this.penalty !== 0;
+  }
+
+  /** What least request compares: active requests plus the failure penalty. */
+  load(now: number): number {
+    return this.penalty === 0 ? this.activeRequests : this.activeRequests + this.failurePenalty(now);
   }
 
   /** Whether the load balancer may pick this host outside panic mode. */
