@@ -109,6 +109,8 @@ export class RouterCall implements PoolWaiter {
   startPerfMs = 0;
   private grpcStatusSeen: string | string[] | number | undefined;
   private respBytes = 0;
+  /** performance.now() when the current attempt started (cluster upstream_rq_time). */
+  private attemptStartedAt = 0;
 
   constructor(
     private readonly cm: ConnectionManager,
@@ -235,6 +237,7 @@ export class RouterCall implements PoolWaiter {
       hdrs["grpc-timeout"] = formatGrpcTimeout(Math.max(1, this.deadlineAt - performance.now()));
     }
     this.trace?.startAttempt(hdrs, cluster.name, host.address.address, host.address.port);
+    this.attemptStartedAt = performance.now();
     const perTry = this.route!.retryPolicy?.perTryTimeoutMs ?? 0;
     if (perTry > 0) this.perTryTimer = setTimeout(this.onPerTryTimeout, perTry);
     this.waitingForPool = true;
@@ -628,6 +631,7 @@ export class RouterCall implements PoolWaiter {
     if (cluster !== undefined) {
       cluster.activeRequests--;
       cluster.stats.rqActive.value--;
+      if (this.responseStarted) cluster.stats.rqTime.record(performance.now() - this.attemptStartedAt);
       if (success && this.tried !== undefined && this.tried.length > 1) cluster.stats.rqRetrySuccess.inc();
     }
     this.ds.body.removeListener("data", this.onReqData);

@@ -22,10 +22,53 @@ export class Gauge {
   constructor(readonly name: string) {}
 }
 
+/** Envoy's default histogram bucket bounds (ms). */
+export const DEFAULT_BUCKETS_MS: readonly number[] = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+];
+
+/**
+ * A fixed-bucket histogram (Envoy's default bounds, in ms): recording is a short scan and three
+ * number bumps, no allocation. Rendered as a Prometheus histogram and as Envoy-style quantiles.
+ */
+export class Histogram {
+  /** Per-bucket (not cumulative) counts; the last slot is +Inf. */
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly name: string,
+    readonly bounds: readonly number[] = DEFAULT_BUCKETS_MS,
+  ) {
+    this.counts = new Array<number>(bounds.length + 1).fill(0);
+  }
+  /** Records one value. */
+  record(v: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && v > b[i]) i++;
+    this.counts[i]++;
+    this.sum += v;
+    this.count++;
+  }
+  /** Upper bound of the bucket holding quantile q (0..1): Envoy-style approximate quantiles. */
+  quantile(q: number): number {
+    if (this.count === 0) return NaN;
+    const rank = q * this.count;
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i];
+      if (seen >= rank && seen > 0) return i < this.bounds.length ? this.bounds[i] : Infinity;
+    }
+    return Infinity;
+  }
+}
+
 /** Owns every stat of the process, keyed by full name. */
 export class StatsStore {
   private readonly counters = new Map<string, Counter>();
   private readonly gauges = new Map<string, Gauge>();
+  private readonly histograms = new Map<string, Histogram>();
 
   /** Returns the counter with this full name, creating it on first use. */
   counter(name: string): Counter {
@@ -47,12 +90,28 @@ export class StatsStore {
     return g;
   }
 
+  /** Returns the histogram with this full name, creating it on first use. */
+  histogram(name: string): Histogram {
+    let h = this.histograms.get(name);
+    if (h === undefined) {
+      h = new Histogram(name);
+      this.histograms.set(name, h);
+    }
+    return h;
+  }
+
   /** Envoy's `/stats` text: `name: value`, sorted; `filter` is a regex on the name. */
   renderText(filter?: RegExp): string {
     const lines: string[] = [];
     for (const s of [...this.counters.values(), ...this.gauges.values()]) {
       if (filter && !filter.test(s.name)) continue;
       lines.push(`${s.name}: ${s.value}`);
+    }
+    // Histograms as Envoy prints them: approximate quantiles (bucket upper bounds), count and sum.
+    for (const h of this.histograms.values()) {
+      if (filter && !filter.test(h.name)) continue;
+      const q = (x: number): string => (h.count === 0 ? "nan" : String(h.quantile(x)));
+      lines.push(`${h.name}: P50(${q(0.5)}) P90(${q(0.9)}) P99(${q(0.99)}) P100(${q(1)}) count(${h.count}) sum(${h.sum.toFixed(3)})`);
     }
     return lines.sort().join("\n") + "\n";
   }
@@ -83,6 +142,22 @@ export class StatsStore {
     };
     for (const c of this.counters.values()) add(c.name, c.value, "counter");
     for (const g of this.gauges.values()) add(g.name, g.value, "gauge");
+    for (const h of this.histograms.values()) {
+      const { metric, labels } = promName(h.name);
+      let fam = families.get(metric);
+      if (!fam) {
+        fam = { type: "histogram", samples: [] };
+        families.set(metric, fam);
+      }
+      const inner = labels === "" ? "" : labels.slice(1, -1) + ",";
+      let cum = 0;
+      for (let i = 0; i < h.counts.length; i++) {
+        cum += h.counts[i];
+        const le = i < h.bounds.length ? String(h.bounds[i]) : "+Inf";
+        fam.samples.push(`${metric}_bucket{${inner}le="${le}"} ${cum}`);
+      }
+      fam.samples.push(`${metric}_sum${labels} ${h.sum}`, `${metric}_count${labels} ${h.count}`);
+    }
     const out: string[] = [];
     for (const [metric, fam] of [...families.entries()].sort((a, b) => a[0].localeCompare(b[0]))) {
       out.push(`# TYPE ${metric} ${fam.type}`, ...fam.samples);

@@ -1,9 +1,11 @@
 /** Envoy-named counters of one cluster, resolved once so the request path only bumps numbers. */
-import type { Counter, Gauge, StatsStore } from "../stats/stats-store.js";
+import type { Counter, Gauge, Histogram, StatsStore } from "../stats/stats-store.js";
 
 /** `cluster.<name>.*` stats. */
 export interface ClusterStats {
   rqTotal: Counter;
+  /** `upstream_rq_time`: ms from an attempt's start to its response's end (attempts that got a response). */
+  rqTime: Histogram;
   rq2xx: Counter;
   rq3xx: Counter;
   rq4xx: Counter;
@@ -34,6 +36,7 @@ export function clusterStats(store: StatsStore, name: string): ClusterStats {
   const g = (s: string): Gauge => store.gauge(p + s);
   return {
     rqTotal: c("upstream_rq_total"),
+    rqTime: store.histogram(p + "upstream_rq_time"),
     rq2xx: c("upstream_rq_2xx"),
     rq3xx: c("upstream_rq_3xx"),
     rq4xx: c("upstream_rq_4xx"),
