@@ -6,7 +6,11 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SocketAddress } from "../config/model.js";
 import type { StatsStore } from "../stats/stats-store.js";
+import type { HealthCheckStats } from "../health/health-checker.js";
+import type { OutlierDetector } from "../outlier/outlier-detector.js";
+import { EJECTION_TYPES } from "../outlier/outlier-stats.js";
 import type { ClusterManager } from "../upstream/cluster-manager.js";
+import { HealthFlag } from "../upstream/host.js";
 
 /** What the admin server reads from and acts on. */
 export interface AdminTarget {
@@ -88,26 +92,76 @@ function handle(target: AdminTarget, req: http.IncomingMessage, res: http.Server
 
 function clustersJson(clusters: ClusterManager): unknown {
   return {
-    cluster_statuses: [...clusters.all()].map((c) => ({
-      name: c.name,
-      circuit_breakers: c.config.circuitBreakers,
-      host_statuses: c.hosts.map((h) => ({
-        address: { socket_address: { address: h.address.address, port_value: h.address.port } },
-        hostname: h.hostname,
-        weight: h.weight,
-        health_status: { flags: h.healthText(), eds_health_status: h.available ? "HEALTHY" : "UNHEALTHY" },
-        active_requests: h.activeRequests,
-        connections: h.pool.connections,
-        stats: {
-          rq_total: h.stats.rqTotal,
-          rq_success: h.stats.rqSuccess,
-          rq_error: h.stats.rqError,
-          rq_timeout: h.stats.rqTimeout,
-          cx_total: h.stats.cxTotal,
-          cx_connect_fail: h.stats.cxConnectFail,
-        },
-      })),
-    })),
+    cluster_statuses: [...clusters.all()].map((c) => {
+      const od = c.outlier;
+      return {
+        name: c.name,
+        circuit_breakers: c.config.circuitBreakers,
+        // Envoy's fields, present when the success-rate detector ran in the last interval.
+        ...(od !== undefined && od.srNumbers.external.threshold >= 0
+          ? { success_rate_ejection_threshold: { value: od.srNumbers.external.threshold } }
+          : {}),
+        ...(od !== undefined && od.srNumbers.local.threshold >= 0
+          ? { local_origin_success_rate_ejection_threshold: { value: od.srNumbers.local.threshold } }
+          : {}),
+        panic: c.panic,
+        outlier_detection: od === undefined ? undefined : outlierCounters(od),
+        health_check: c.healthChecker === undefined ? undefined : healthCheckCounters(c.healthChecker.stats),
+        host_statuses: c.hosts.map((h) => {
+          const m = od?.monitor(h);
+          return {
+            address: { socket_address: { address: h.address.address, port_value: h.address.port } },
+            hostname: h.hostname,
+            weight: h.weight,
+            health_status: {
+              flags: h.healthText(),
+              eds_health_status: h.available ? "HEALTHY" : "UNHEALTHY",
+              failed_outlier_check: (h.healthFlags & HealthFlag.FAILED_OUTLIER_CHECK) !== 0,
+              failed_active_health_check: (h.healthFlags & HealthFlag.FAILED_ACTIVE_HC) !== 0,
+              failed_eds_health: (h.healthFlags & HealthFlag.FAILED_EDS_HEALTH) !== 0,
+            },
+            active_requests: h.activeRequests,
+            connections: h.pool.connections,
+            ...(m !== undefined && m.external.rate >= 0 ? { success_rate: { value: m.external.rate } } : {}),
+            ...(m !== undefined && m.localOrigin.rate >= 0 ? { local_origin_success_rate: { value: m.localOrigin.rate } } : {}),
+            outlier: m === undefined ? undefined : { ejections: m.numEjections, eject_time_backoff: m.ejectTimeBackoff },
+            stats: {
+              rq_total: h.stats.rqTotal,
+              rq_success: h.stats.rqSuccess,
+              rq_error: h.stats.rqError,
+              rq_timeout: h.stats.rqTimeout,
+              cx_total: h.stats.cxTotal,
+              cx_connect_fail: h.stats.cxConnectFail,
+            },
+          };
+        }),
+      };
+    }),
+  };
+}
+
+/** A cluster's outlier counters, Envoy stat names without the `cluster.<name>.outlier_detection.` prefix. */
+function outlierCounters(od: OutlierDetector): Record<string, number> {
+  const s = od.stats;
+  const out: Record<string, number> = {
+    ejections_active: s.ejectionsActive.value,
+    ejections_overflow: s.ejectionsOverflow.value,
+    ejections_enforced_total: s.ejectionsEnforcedTotal.value,
+  };
+  for (const t of EJECTION_TYPES) {
+    out[`ejections_detected_${t}`] = s.detected[t].value;
+    out[`ejections_enforced_${t}`] = s.enforced[t].value;
+  }
+  return out;
+}
+
+function healthCheckCounters(s: HealthCheckStats): Record<string, number> {
+  return {
+    attempt: s.attempt.value,
+    success: s.success.value,
+    failure: s.failure.value,
+    network_failure: s.networkFailure.value,
+    healthy: s.healthy.value,
   };
 }
 
@@ -126,6 +180,20 @@ function clustersText(clusters: ClusterManager): string {
       lines.push(`${p}rq_success::${h.stats.rqSuccess}`, `${p}rq_error::${h.stats.rqError}`);
       lines.push(`${p}rq_timeout::${h.stats.rqTimeout}`, `${p}health_flags::${h.healthText()}`);
       lines.push(`${p}weight::${h.weight}`, `${p}hostname::${h.hostname ?? ""}`);
+      const m = c.outlier?.monitor(h);
+      lines.push(`${p}success_rate::${m?.external.rate ?? -1}`, `${p}local_origin_success_rate::${m?.localOrigin.rate ?? -1}`);
+      if (m !== undefined) lines.push(`${p}outlier_ejections::${m.numEjections}`);
+    }
+    const od = c.outlier;
+    if (od !== undefined) {
+      lines.push(`${c.name}::outlier::success_rate_average::${od.srNumbers.external.mean}`);
+      lines.push(`${c.name}::outlier::success_rate_ejection_threshold::${od.srNumbers.external.threshold}`);
+      lines.push(`${c.name}::outlier::local_origin_success_rate_average::${od.srNumbers.local.mean}`);
+      lines.push(`${c.name}::outlier::local_origin_success_rate_ejection_threshold::${od.srNumbers.local.threshold}`);
+      for (const [k, v] of Object.entries(outlierCounters(od))) lines.push(`${c.name}::outlier::${k}::${v}`);
+    }
+    if (c.healthChecker !== undefined) {
+      for (const [k, v] of Object.entries(healthCheckCounters(c.healthChecker.stats))) lines.push(`${c.name}::health_check::${k}::${v}`);
     }
   }
   return lines.join("\n") + "\n";

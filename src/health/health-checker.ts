@@ -12,17 +12,32 @@
 import type { Clock, Random, TimerHandle } from "../common/clock.js";
 import type { HealthCheckConfig } from "../config/model.js";
 import type { OutlierDetector } from "../outlier/outlier-detector.js";
+import { type Counter, type Gauge, StatsStore } from "../stats/stats-store.js";
 import { HealthFlag, type Host } from "../upstream/host.js";
 import type { CheckVerdict, ProtocolChecker } from "./checker.js";
 import { GrpcHealthChecker } from "./grpc-health-checker.js";
 import { HttpHealthChecker } from "./http-health-checker.js";
 
 /** Health-check counters of one cluster (Envoy `cluster.<name>.health_check.*`). */
-export interface HealthCheckCounts {
-  attempt: number;
-  success: number;
-  failure: number;
-  networkFailure: number;
+export interface HealthCheckStats {
+  readonly attempt: Counter;
+  readonly success: Counter;
+  readonly failure: Counter;
+  readonly networkFailure: Counter;
+  /** Hosts not failing active health checks. */
+  readonly healthy: Gauge;
+}
+
+/** Registers (or finds) `cluster.<name>.health_check.*`. */
+export function healthCheckStats(store: StatsStore, cluster: string): HealthCheckStats {
+  const p = `cluster.${cluster}.health_check.`;
+  return {
+    attempt: store.counter(`${p}attempt`),
+    success: store.counter(`${p}success`),
+    failure: store.counter(`${p}failure`),
+    networkFailure: store.counter(`${p}network_failure`),
+    healthy: store.gauge(`${p}healthy`),
+  };
 }
 
 /** Per-host session. */
@@ -41,7 +56,7 @@ class Session {
 export class HealthChecker {
   private readonly sessions = new Map<Host, Session>();
   private readonly checker: ProtocolChecker;
-  readonly counts: HealthCheckCounts = { attempt: 0, success: 0, failure: 0, networkFailure: 0 };
+  readonly stats: HealthCheckStats;
 
   constructor(
     clusterName: string,
@@ -52,8 +67,10 @@ export class HealthChecker {
     private readonly outlier: OutlierDetector | undefined,
     /** Requests the cluster has seen so far: 0 means no traffic (no_traffic_interval applies). */
     private readonly trafficSeen: () => number,
+    stats?: HealthCheckStats,
     checker?: ProtocolChecker,
   ) {
+    this.stats = stats ?? healthCheckStats(new StatsStore(), clusterName);
     const c = config.checker;
     this.checker =
       checker ??
@@ -77,6 +94,7 @@ export class HealthChecker {
       const delay = this.config.initialJitterMs > 0 ? Math.floor(this.random.next() * this.config.initialJitterMs) : 0;
       s.timer = this.clock.setTimeout(() => this.run(s), delay);
     }
+    this.updateHealthyGauge();
   }
 
   /** Stops every session and closes connections. */
@@ -96,7 +114,7 @@ export class HealthChecker {
   private run(s: Session): void {
     s.timer = undefined;
     if (s.stopped) return;
-    this.counts.attempt++;
+    this.stats.attempt.inc();
     void this.checker.check(s.host, this.config.timeoutMs).then((v) => {
       if (s.stopped) return;
       this.handle(s, v);
@@ -110,27 +128,35 @@ export class HealthChecker {
     const failed = (h.healthFlags & HealthFlag.FAILED_ACTIVE_HC) !== 0;
     s.justChanged = false;
     if (v === "healthy") {
-      this.counts.success++;
+      this.stats.success.inc();
       s.numUnhealthy = 0;
       if (failed && (s.firstCheck || ++s.numHealthy >= this.config.healthyThreshold)) {
         h.healthFlags &= ~HealthFlag.FAILED_ACTIVE_HC;
         s.numHealthy = 0;
         s.justChanged = true;
+        this.updateHealthyGauge();
         this.onHostChange(h);
       }
       if ((h.healthFlags & HealthFlag.FAILED_ACTIVE_HC) === 0) this.outlier?.onActiveHealthCheckSuccess(h);
     } else {
-      if (v === "network") this.counts.networkFailure++;
-      else this.counts.failure++;
+      if (v === "network") this.stats.networkFailure.inc();
+      else this.stats.failure.inc();
       s.numHealthy = 0;
       if (!failed && (v === "active" || s.firstCheck || ++s.numUnhealthy >= this.config.unhealthyThreshold)) {
         h.healthFlags |= HealthFlag.FAILED_ACTIVE_HC;
         s.numUnhealthy = 0;
         s.justChanged = true;
+        this.updateHealthyGauge();
         this.onHostChange(h);
       }
     }
     s.firstCheck = false;
+  }
+
+  private updateHealthyGauge(): void {
+    let n = 0;
+    for (const h of this.sessions.keys()) if ((h.healthFlags & HealthFlag.FAILED_ACTIVE_HC) === 0) n++;
+    this.stats.healthy.value = n;
   }
 
   /** Test hook: feeds a verdict to the session of `host` as if a check had returned it. */

@@ -7,7 +7,7 @@
 import { systemClock, type Clock, type Random } from "../common/clock.js";
 import type { ClusterConfig, LocalityEndpointsConfig } from "../config/model.js";
 import { createPicker, type Picker } from "../lb/load-balancer.js";
-import { HealthChecker } from "../health/health-checker.js";
+import { HealthChecker, healthCheckStats } from "../health/health-checker.js";
 import { OutlierDetector } from "../outlier/outlier-detector.js";
 import { outlierStats } from "../outlier/outlier-stats.js";
 import type { StatsStore } from "../stats/stats-store.js";
@@ -48,7 +48,7 @@ export class Cluster {
     }
     const hc = config.healthChecks?.[0];
     if (hc !== undefined) {
-      this.healthChecker = new HealthChecker(config.name, hc, clock, random, onHostChange, this.outlier, () => this.stats.rqTotal.value);
+      this.healthChecker = new HealthChecker(config.name, hc, clock, random, onHostChange, this.outlier, () => this.stats.rqTotal.value, healthCheckStats(store, config.name));
     }
     this.updateEndpoints(config.endpoints);
     this.outlier?.start();

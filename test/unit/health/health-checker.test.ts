@@ -47,7 +47,7 @@ function setup(over: Partial<HealthCheckConfig> = {}, traffic = 1) {
   const checker = new ScriptedChecker();
   const changes: Host[] = [];
   const host = new Host({ address: "127.0.0.1", port: 1 }, 1, undefined, "UNKNOWN");
-  const hc = new HealthChecker("c", { ...CONFIG, ...over }, clock, fixedRandom([], 0.5), (h) => changes.push(h), undefined, () => traffic, checker);
+  const hc = new HealthChecker("c", { ...CONFIG, ...over }, clock, fixedRandom([], 0.5), (h) => changes.push(h), undefined, () => traffic, undefined, checker);
   hc.setHosts([host]);
   /** Runs the next check (advancing to it) and lets its promise settle. */
   const step = async (ms: number): Promise<void> => {
@@ -139,7 +139,7 @@ void describe("health checker state machine", () => {
     od.setHosts([host]);
     for (let i = 0; i < 5; i++) host.recordResult(503);
     assert.ok((host.healthFlags & HealthFlag.FAILED_OUTLIER_CHECK) !== 0);
-    const hc = new HealthChecker("c", CONFIG, clock, fixedRandom(), () => {}, od, () => 1, checker);
+    const hc = new HealthChecker("c", CONFIG, clock, fixedRandom(), () => {}, od, () => 1, undefined, checker);
     hc.setHosts([host]);
     clock.advance(0);
     await flush();
