@@ -1,0 +1,166 @@
+/**
+ * Outlier ejection and circuit breaking through the real sidecar:
+ * (a) three backends, one answering UNAVAILABLE to everything: ejected after at most 5 consecutive
+ *     failures, no traffic while ejected, back after base_ejection_time, ejected twice as long the next
+ *     time; with one retry, callers see (at least 99.9 %) success;
+ * (d) max_requests N with N + k concurrent calls: k fail fast with UNAVAILABLE and flag UO, and no
+ *     host is charged for them.
+ */
+import * as grpc from "@grpc/grpc-js";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseStats } from "../helpers/admin.js";
+import { bootstrapObject } from "../helpers/bootstrap.js";
+import { createEchoClient, ECHO_PATH_PREFIX } from "../helpers/echo-proto.js";
+import { startEchoServer } from "../helpers/echo-server.js";
+import { unary } from "../helpers/grpc-client.js";
+import { startSidecar } from "../helpers/sidecar.js";
+import { delay } from "../helpers/util.js";
+import { stringify } from "yaml";
+
+interface HostStatus {
+  address: { socket_address: { port_value: number } };
+  health_status: { flags: string; failed_outlier_check: boolean };
+  stats: Record<string, number>;
+  outlier?: { ejections: number };
+}
+
+async function hostStatuses(adminPort: number): Promise<Map<number, HostStatus>> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/clusters?format=json`);
+  const doc = (await res.json()) as { cluster_statuses: Array<{ name: string; host_statuses: HostStatus[] }> };
+  const out = new Map<number, HostStatus>();
+  for (const h of doc.cluster_statuses.find((c) => c.name === "echo")!.host_statuses) out.set(h.address.socket_address.port_value, h);
+  return out;
+}
+
+async function stats(adminPort: number): Promise<Map<string, number>> {
+  return parseStats(await (await fetch(`http://127.0.0.1:${adminPort}/stats`)).text());
+}
+
+void describe("outlier ejection through the sidecar", { timeout: 60_000 }, () => {
+  void it("(a) an always-UNAVAILABLE backend is ejected, skipped, returned, and ejected twice as long", { timeout: 40_000 }, async (t) => {
+    const good1 = await startEchoServer({ name: "good1" });
+    const good2 = await startEchoServer({ name: "good2" });
+    const bad = await startEchoServer({ name: "bad", failAll: { code: grpc.status.UNAVAILABLE, message: "down" } });
+    t.after(() => Promise.all([good1.close(), good2.close(), bad.close()]));
+    const doc = bootstrapObject({
+      listeners: [
+        { name: "outbound", routes: [{ prefix: ECHO_PATH_PREFIX, cluster: "echo", retryPolicy: { retryOn: "unavailable", numRetries: 1 } }] },
+      ],
+      clusters: [{ name: "echo", endpoints: [good1.port, bad.port, good2.port], lbPolicy: "ROUND_ROBIN" }],
+    });
+    const cluster = (doc.static_resources as { clusters: Array<Record<string, unknown>> }).clusters[0];
+    cluster.outlier_detection = {
+      consecutive_5xx: 5,
+      interval: "0.2s",
+      base_ejection_time: "1s",
+      always_eject_one_host: true,
+    };
+    const sidecar = await startSidecar(stringify(doc));
+    t.after(() => sidecar.stop());
+    const admin = sidecar.adminPort!;
+    const client = createEchoClient(sidecar.port("outbound"));
+    t.after(() => client.close());
+
+    // Load: four callers in a loop until told to stop.
+    let running = true;
+    let ok = 0;
+    let failed = 0;
+    const failures: string[] = [];
+    const worker = async (): Promise<void> => {
+      while (running) {
+        const out = await unary(client, { message: "x" });
+        if (out.status.code === grpc.status.OK) ok++;
+        else {
+          failed++;
+          if (failures.length < 5) failures.push(`${out.status.code} ${out.status.details}`);
+        }
+      }
+    };
+    const workers = [worker(), worker(), worker(), worker()];
+
+    // Watch the bad host's flag; record each ejection window [start, end) as observed.
+    const windows: Array<{ start: number; end?: number; badCallsAtStart: number }> = [];
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const hs = (await hostStatuses(admin)).get(bad.port)!;
+      const now = Date.now();
+      const last = windows.at(-1);
+      if (hs.health_status.failed_outlier_check && (last === undefined || last.end !== undefined)) {
+        windows.push({ start: now, badCallsAtStart: bad.calls.length });
+      } else if (!hs.health_status.failed_outlier_check && last !== undefined && last.end === undefined) {
+        last.end = now;
+        if (windows.length === 2) break;
+      }
+      await delay(20);
+    }
+    running = false;
+    await Promise.all(workers);
+
+    const durations = windows.map((w) => (w.end ?? NaN) - w.start);
+    console.log(`ejection windows (ms): ${durations.join(", ")}; calls ok=${ok} failed=${failed}; bad saw ${bad.calls.length}, good ${good1.calls.length}+${good2.calls.length}`);
+    assert.equal(windows.length, 2, "expected two ejections");
+    assert.ok(windows[0].badCallsAtStart <= 5, `first ejection after ${windows[0].badCallsAtStart} failures`);
+    // No traffic while ejected (margin for the admin poll, which sees the return up to 20 ms late).
+    for (const w of windows) {
+      const during = bad.calls.filter((c) => c.receivedAt > w.start && c.receivedAt < w.end! - 40);
+      assert.equal(during.length, 0, `bad host got ${during.length} calls while ejected`);
+    }
+    // base 1 s, then 2 s; un-ejection waits for the 200 ms sweep.
+    assert.ok(durations[0] >= 900 && durations[0] <= 1600, `first ejection lasted ${durations[0]} ms`);
+    assert.ok(durations[1] >= 1900 && durations[1] <= 2700, `second ejection lasted ${durations[1]} ms`);
+    const total = ok + failed;
+    assert.ok(total > 100, `only ${total} calls`);
+    assert.ok(ok / total >= 0.999, `success ${ok}/${total}: ${failures.join("; ")}`);
+
+    const s = await stats(admin);
+    assert.equal(s.get("cluster.echo.outlier_detection.ejections_enforced_consecutive_5xx"), 2);
+    assert.ok((s.get("cluster.echo.outlier_detection.ejections_enforced_total") ?? 0) >= 2);
+    const prom = await (await fetch(`http://127.0.0.1:${admin}/stats/prometheus`)).text();
+    assert.match(prom, /outlier_detection_ejections_enforced_total\{[^}]*\} 2|outlier_detection_ejections_enforced_total.* 2/);
+    const hs = (await hostStatuses(admin)).get(bad.port)!;
+    assert.equal(hs.outlier?.ejections, 2);
+    const text = await (await fetch(`http://127.0.0.1:${admin}/clusters`)).text();
+    assert.match(text, new RegExp(`echo::127\\.0\\.0\\.1:${bad.port}::outlier_ejections::2`));
+    assert.match(text, /echo::outlier::ejections_enforced_consecutive_5xx::2/);
+  });
+
+  void it("(d) max_requests N, N + k concurrent calls: k fail fast with UNAVAILABLE and UO, no host charged", { timeout: 30_000 }, async (t) => {
+    const N = 4;
+    const K = 3;
+    const backend = await startEchoServer({ name: "slow" });
+    t.after(() => backend.close());
+    const doc = bootstrapObject({ listeners: [{ name: "outbound" }], clusters: [{ name: "echo", endpoints: [backend.port] }] });
+    const cluster = (doc.static_resources as { clusters: Array<Record<string, unknown>> }).clusters[0];
+    cluster.circuit_breakers = { thresholds: [{ max_requests: N }] };
+    cluster.outlier_detection = { consecutive_5xx: 1, always_eject_one_host: true };
+    const sidecar = await startSidecar(stringify(doc));
+    t.after(() => sidecar.stop());
+    const client = createEchoClient(sidecar.port("outbound"));
+    t.after(() => client.close());
+    // Warm the connection so that the N slow calls are all in flight before the extra K start.
+    assert.equal((await unary(client, { message: "warm" })).status.code, grpc.status.OK);
+
+    const slow = Array.from({ length: N }, () => unary(client, { message: "slow", initialDelayMs: 1500 }));
+    while (backend.calls.length < N + 1) await delay(10);
+    const started = Date.now();
+    const extra = await Promise.all(Array.from({ length: K }, () => unary(client, { message: "extra" })));
+    const fastMs = Date.now() - started;
+    for (const out of extra) {
+      assert.equal(out.status.code, grpc.status.UNAVAILABLE);
+      assert.match(out.status.details, /overflow/);
+    }
+    assert.ok(fastMs < 1000, `overflow took ${fastMs} ms: not fail-fast`);
+    const slowOut = await Promise.all(slow);
+    assert.ok(slowOut.every((o) => o.status.code === grpc.status.OK));
+
+    const s = await stats(sidecar.adminPort!);
+    assert.equal(s.get("http.outbound.response_flag.UO"), K);
+    assert.equal(s.get("cluster.echo.upstream_rq_pending_overflow"), K);
+    const hs = (await hostStatuses(sidecar.adminPort!)).get(backend.port)!;
+    assert.equal(hs.stats.rq_total, N + 1, "overflowed calls never reached a host");
+    assert.equal(hs.stats.rq_error, 0);
+    assert.equal(hs.health_status.failed_outlier_check, false, "overflow must not count against the host");
+    assert.equal(s.get("cluster.echo.outlier_detection.ejections_detected_consecutive_5xx") ?? 0, 0);
+  });
+});
