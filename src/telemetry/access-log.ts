@@ -22,7 +22,9 @@ export class AccessLogSink {
         base: undefined,
         timestamp: false,
         messageKey: "message",
-        formatters: { level: () => ({}) },
+        // Every line starts with "log":"access" (in place of pino's level): on stdout it tells access
+        // lines from the process log.
+        formatters: { level: () => ({ log: "access" }) },
       },
       dest,
     );
