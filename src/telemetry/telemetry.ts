@@ -4,7 +4,7 @@
  * at start; connection managers ask it for their per-listener tracer and access logger, and get
  * undefined when their config asks for neither, so the request path then pays one field check.
  */
-import type { AccessLogConfig, HttpConnectionManagerConfig } from "../config/model.js";
+import type { AccessLogConfig, HttpConnectionManagerConfig, TracingConfig } from "../config/model.js";
 import type { StatsStore } from "../stats/stats-store.js";
 import { AccessLogger, openSink, type AccessLogSink } from "./access-log.js";
 import type { RequestRecord } from "./request-record.js";
@@ -25,6 +25,17 @@ export function finishRequest(t: HcmTelemetry, trace: RequestTrace | undefined, 
   t.accessLog?.log(r, trace?.traceId);
 }
 
+/**
+ * Tracing of a connection manager without `tracing` when PILOTFISH_TRACE_ALL_LISTENERS=true: 100%
+ * (OTEL_TRACES_SAMPLER may lower it) with a CLIENT span per attempt, so each sidecar is its own hop.
+ */
+const TRACE_ALL_DEFAULT: TracingConfig = {
+  clientSamplingPercent: 100,
+  randomSamplingPercent: 100,
+  overallSamplingPercent: 100,
+  spawnUpstreamSpan: true,
+};
+
 /** Telemetry of one process. */
 export class Telemetry {
   private pipeline: TracingPipeline | undefined;
@@ -38,20 +49,26 @@ export class Telemetry {
 
   /** What a connection manager with this config does per request; undefined for nothing. */
   forHcm(cfg: HttpConnectionManagerConfig): HcmTelemetry | undefined {
-    const tracer = cfg.tracing !== undefined ? this.tracer(cfg) : undefined;
+    const tracing = cfg.tracing ?? (this.traceAll() ? TRACE_ALL_DEFAULT : undefined);
+    const tracer = tracing !== undefined ? this.tracer(tracing) : undefined;
     const logs = cfg.accessLogs ?? [];
     const accessLog = logs.length > 0 ? new AccessLogger(logs.map((l) => this.sink(l))) : undefined;
     if (tracer === undefined && accessLog === undefined) return undefined;
     return { tracer, accessLog };
   }
 
-  private tracer(cfg: HttpConnectionManagerConfig): HttpTracer | undefined {
+  /** PILOTFISH_TRACE_ALL_LISTENERS=true: trace connection managers whose config has no `tracing` (e.g. from xDS). */
+  private traceAll(): boolean {
+    return (this.env.PILOTFISH_TRACE_ALL_LISTENERS ?? "").trim().toLowerCase() === "true";
+  }
+
+  private tracer(cfg: TracingConfig): HttpTracer | undefined {
     if (this.pipeline === undefined) {
       const env = tracingEnv(this.env, this.node);
       if (env.disabled) return undefined;
       this.pipeline = new TracingPipeline(env, this.stats);
     }
-    return new HttpTracer(this.pipeline, cfg.tracing!);
+    return new HttpTracer(this.pipeline, cfg);
   }
 
   private sink(cfg: AccessLogConfig): AccessLogSink {

@@ -197,6 +197,28 @@ void describe("tracing through two sidecars", { timeout: 90_000 }, () => {
     assert.match(String(backend.calls.at(-1)!.metadata.get("traceparent")[0]), /^00-1{32}-[0-9a-f]{16}-00$/);
   });
 
+  void it("PILOTFISH_TRACE_ALL_LISTENERS traces a listener whose HCM has no tracing (as listeners from xDS)", async () => {
+    const doc = bootstrapObject({ nodeId: "plain", listeners: [{ name: "outbound" }], clusters: [{ name: "echo", endpoints: [backend.port] }] });
+    const sc = await startSidecar(stringify(doc), {
+      env: otelEnv(`http://127.0.0.1:${receiver.grpcPort}`, "grpc", "trace-all", { PILOTFISH_TRACE_ALL_LISTENERS: "true" }),
+    });
+    const c = createEchoClient(sc.port("outbound"));
+    try {
+      assert.equal((await unary(c, { message: "x" })).status.code, grpc.status.OK);
+      const spans = await pollUntil(
+        () => {
+          const xs = receiver.spans.filter((s) => s.resource["service.name"] === "trace-all");
+          return xs.length >= 2 && xs;
+        },
+        { timeoutMs: 10_000, label: "spans of a listener without HCM tracing" },
+      );
+      assert.deepEqual(spans.map((s) => s.kind).sort(), ["SPAN_KIND_CLIENT", "SPAN_KIND_SERVER"]);
+    } finally {
+      c.close();
+      await sc.stop();
+    }
+  });
+
   void it("a failed call sets the span status to error with the response flag", async () => {
     const port = await closedPort();
     const sc = await startSidecar(
