@@ -41,6 +41,8 @@ export interface StreamRecord {
   readonly node: NodeIdentity;
   /** node.user_agent_name. */
   readonly userAgentName: string;
+  /** node.metadata (a Struct), e.g. `pilotfish.admin`, the sidecar's admin address (the dashboard reads it). */
+  readonly metadata: Readonly<Record<string, unknown>>;
   /** node.user_agent_version. */
   readonly userAgentVersion: string;
   /** ISO time the stream identified itself. */
@@ -77,6 +79,7 @@ export class NodeRegistry {
       kind,
       node: nodeIdentityOf(node),
       userAgentName: node.userAgentName,
+      metadata: node.metadata ?? {},
       userAgentVersion: node.userAgentVersion,
       connectedAt: new Date().toISOString(),
       types: new Map(),

@@ -98,12 +98,19 @@ export class Sidecar implements ListenerHost {
     this.dynamic = config;
     config.startInitTimer(dyn.initialFetchTimeoutMs ?? 15_000);
     this.ads = new AdsClient(
-      { target: host.key, node: this.bootstrap.node, log: this.log, stats: this.stats, random: this.random, delta: dyn.delta },
+      { target: host.key, node: this.bootstrap.node, log: this.log, stats: this.stats, random: this.random, delta: dyn.delta, adminAddress: this.boundAdminAddress() },
       config,
       wildcard,
     );
     config.attach(this.ads);
     this.ads.start();
+  }
+
+  /** `host:port` of the bound admin server (IPv6 in brackets), or undefined without one. */
+  private boundAdminAddress(): string | undefined {
+    if (this.admin === undefined || this.bootstrap.admin === undefined) return undefined;
+    const host = this.bootstrap.admin.address.address;
+    return `${host.includes(":") ? `[${host}]` : host}:${adminPort(this.admin)}`;
   }
 
   // ---------------------------------------------------------------------------------- ListenerHost

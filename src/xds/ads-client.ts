@@ -68,6 +68,8 @@ export interface AdsClientOptions {
   readonly random: Random;
   /** Incremental xDS (DeltaAggregatedResources) instead of state of the world. */
   readonly delta: boolean;
+  /** The bound admin address (`host:port`), sent as node.metadata `pilotfish.admin`; absent without admin. */
+  readonly adminAddress?: string;
 }
 
 type Stream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> | grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
@@ -304,7 +306,9 @@ export class AdsClient {
     return {
       id: n.id,
       cluster: n.cluster,
-      metadata: { ...n.metadata },
+      // `pilotfish.admin`: where the discovery server's dashboard reads this sidecar's /clusters (the
+      // bootstrap's own node.metadata value, if any, wins: e.g. a pod IP when admin binds 0.0.0.0).
+      metadata: { ...(this.opts.adminAddress !== undefined ? { "pilotfish.admin": this.opts.adminAddress } : {}), ...n.metadata },
       locality: { region: n.locality.region, zone: n.locality.zone, subZone: n.locality.subZone },
       userAgentName: "pilotfish",
       userAgentVersion: "0.1.0",
