@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "src/gen/**", "node_modules/**", "deploy/**", "docs/**", "bin/**", "eslint.config.js", "test/bench/**/*.mjs", "scratch/**"] },
+  { ignores: ["dist/**", "src/gen/**", "node_modules/**", "deploy/**", "docs/**", "bin/**", "eslint.config.js", "test/bench/**/*.mjs", "scratch/**", "ui/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,11 +1,13 @@
 /**
- * The discovery server's admin HTTP server: GET /nodes, /ready, /metrics, /config. Read-only, JSON
- * (except Prometheus text); bind it to loopback or a management network.
+ * The discovery server's admin HTTP server: GET /nodes, /ready, /metrics, /config, and the dashboard
+ * at /ui (ui-server.ts). Read-only, JSON (except Prometheus text and the page); bind it to loopback or
+ * a management network.
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AdsMetrics } from "./ads-server-metrics.js";
 import type { NodeRegistry } from "./node-registry.js";
+import { handleUi, isUiPath } from "./ui-server.js";
 
 /** What the admin server reads. */
 export interface ControlPlaneAdminTarget {
@@ -36,6 +38,10 @@ async function handle(target: ControlPlaneAdminTarget, req: http.IncomingMessage
     sendText(res, 405, "method not allowed\n");
     return;
   }
+  if (isUiPath(path)) {
+    await handleUi(target, req, res, path);
+    return;
+  }
   switch (path) {
     case "/nodes":
       sendJson(res, 200, target.registry.toJSON());
@@ -52,7 +58,7 @@ async function handle(target: ControlPlaneAdminTarget, req: http.IncomingMessage
       sendJson(res, 200, target.configView());
       return;
     case "/":
-      sendText(res, 200, "pilotfish control plane admin: /nodes /ready /metrics /config\n");
+      sendText(res, 200, "pilotfish control plane admin: /nodes /ready /metrics /config /ui\n");
       return;
     default:
       sendText(res, 404, `no admin endpoint ${path}\n`);
