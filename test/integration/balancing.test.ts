@@ -1,0 +1,82 @@
+/**
+ * (b) One backend ten times slower than two others (service time 100 ms against 10 ms, eight calls at
+ * a time each, so a busy backend queues): under the same open-loop load, least request sends the slow one
+ * clearly less traffic than round robin, and callers' p99 is lower. Numbers are printed.
+ */
+import * as grpc from "@grpc/grpc-js";
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { bootstrapYaml } from "../helpers/bootstrap.js";
+import { createEchoClient } from "../helpers/echo-proto.js";
+import { unary } from "../helpers/grpc-client.js";
+import { startHealthEchoServer, type HealthEchoServer } from "../helpers/health-echo-server.js";
+import { startSidecar } from "../helpers/sidecar.js";
+import { delay } from "../helpers/util.js";
+
+const RATE = 220; // calls per second
+const CALLS = 660;
+
+interface RunResult {
+  slowShare: number;
+  p50: number;
+  p99: number;
+  failed: number;
+}
+
+async function run(lbPolicy: string, backends: HealthEchoServer[], slow: HealthEchoServer): Promise<RunResult> {
+  const sidecar = await startSidecar(bootstrapYaml({ listeners: [{ name: "outbound" }], clusters: [{ name: "echo", endpoints: backends.map((b) => b.port), lbPolicy }] }));
+  const client = createEchoClient(sidecar.port("outbound"));
+  try {
+    for (let i = 0; i < 10; i++) await unary(client, { message: "warm" });
+    const slowBefore = slow.arrivals.length;
+    const totalBefore = backends.reduce((n, b) => n + b.arrivals.length, 0);
+    const latencies: number[] = [];
+    let failed = 0;
+    const start = performance.now();
+    const calls: Array<Promise<void>> = [];
+    for (let i = 0; i < CALLS; i++) {
+      const due = start + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 1) await delay(wait);
+      const t0 = performance.now();
+      calls.push(
+        unary(client, { message: "x" }).then((out) => {
+          if (out.status.code !== grpc.status.OK) failed++;
+          latencies.push(performance.now() - t0);
+        }),
+      );
+    }
+    await Promise.all(calls);
+    latencies.sort((a, b) => a - b);
+    const total = backends.reduce((n, b) => n + b.arrivals.length, 0) - totalBefore;
+    return {
+      slowShare: (slow.arrivals.length - slowBefore) / total,
+      p50: latencies[Math.floor(latencies.length * 0.5)],
+      p99: latencies[Math.floor(latencies.length * 0.99)],
+      failed,
+    };
+  } finally {
+    client.close();
+    await sidecar.stop();
+  }
+}
+
+void describe("least request against a slow backend", { timeout: 90_000 }, () => {
+  void it("(b) least request sends the 10× slower backend less traffic than round robin, with a lower p99", { timeout: 60_000 }, async (t) => {
+    // Capacity: fast 8 / 10 ms = 800 calls/s each, slow 8 / 100 ms = 80 calls/s. Round robin gives the
+    // slow one a third of 220 calls/s (92 % busy: it queues); least request far less.
+    const fast1 = await startHealthEchoServer({ name: "fast1", serviceTimeMs: 10, concurrency: 8 });
+    const fast2 = await startHealthEchoServer({ name: "fast2", serviceTimeMs: 10, concurrency: 8 });
+    const slow = await startHealthEchoServer({ name: "slow", serviceTimeMs: 100, concurrency: 8 });
+    t.after(() => Promise.all([fast1.close(), fast2.close(), slow.close()]));
+    const backends = [fast1, slow, fast2];
+    const rr = await run("ROUND_ROBIN", backends, slow);
+    const lr = await run("LEAST_REQUEST", backends, slow);
+    const fmt = (r: RunResult): string => `slow share ${(r.slowShare * 100).toFixed(1)}%, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, failed ${r.failed}`;
+    console.log(`round robin:   ${fmt(rr)}`);
+    console.log(`least request: ${fmt(lr)}`);
+    assert.equal(rr.failed + lr.failed, 0);
+    assert.ok(lr.slowShare < rr.slowShare * 0.75, "least request should send the slow backend clearly less traffic");
+    assert.ok(lr.p99 < rr.p99, "least request should have the lower p99");
+  });
+});
