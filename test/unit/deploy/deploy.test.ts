@@ -1,0 +1,342 @@
+/**
+ * deploy/: every Kubernetes manifest parses and each object validates against its Kubernetes schema
+ * (kubernetes-models); the pieces agree with each other (ConfigMap names, labels and selectors, ports,
+ * the discovery server's address in the bootstraps, mesh.yaml addresses, the Jaeger endpoint); the
+ * bootstraps and mesh.yaml pass Pilotfish's own validation; compose.yaml and the Dockerfile hang together.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { Service } from "kubernetes-models/v1/Service";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { parse, parseAllDocuments } from "yaml";
+import { decodeBootstrap } from "../../../src/config/load-bootstrap.js";
+import type { Bootstrap } from "../../../src/config/model.js";
+import { validateMesh } from "../../../src/control-plane/mesh/mesh-validate.js";
+import type { MeshConfig } from "../../../src/control-plane/mesh/mesh-model.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const DEPLOY = join(ROOT, "deploy");
+const K8S = join(DEPLOY, "kubernetes");
+
+// ------------------------------------------------------------------------------------------ shapes
+
+interface Meta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+}
+interface ContainerPort {
+  name?: string;
+  containerPort: number;
+}
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  command?: string[];
+  env?: { name: string; value?: string }[];
+  ports?: ContainerPort[];
+  volumeMounts?: { name: string; mountPath: string }[];
+  readinessProbe?: { httpGet?: { port: string | number } };
+  livenessProbe?: { httpGet?: { port: string | number } };
+}
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: Meta;
+  data?: Record<string, string>;
+  spec?: {
+    clusterIP?: string;
+    selector?: Record<string, string> & { matchLabels?: Record<string, string> };
+    ports?: { name?: string; port: number; targetPort?: string | number }[];
+    template?: {
+      metadata: Meta;
+      spec: { containers: Container[]; volumes?: { name: string; configMap?: { name: string } }[] };
+    };
+  };
+}
+
+const MODELS: Record<string, { validate(o: unknown): void }> = {
+  "v1/Namespace": { validate: (o) => new Namespace(o as Namespace).validate() },
+  "v1/ConfigMap": { validate: (o) => new ConfigMap(o as ConfigMap).validate() },
+  "v1/Service": { validate: (o) => new Service(o as Service).validate() },
+  "apps/v1/Deployment": { validate: (o) => new Deployment(o as Deployment).validate() },
+};
+
+function manifestFiles(): string[] {
+  return readdirSync(K8S)
+    .filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")
+    .sort();
+}
+
+function loadObjects(): { file: string; obj: K8sObject }[] {
+  const out: { file: string; obj: K8sObject }[] = [];
+  for (const file of manifestFiles()) {
+    for (const doc of parseAllDocuments(readFileSync(join(K8S, file), "utf8"))) {
+      assert.deepEqual(doc.errors, [], `${file} parses`);
+      const obj = doc.toJS() as K8sObject | null;
+      if (obj !== null) out.push({ file, obj });
+    }
+  }
+  return out;
+}
+
+function mustBootstrap(text: string, what: string): Bootstrap {
+  const r = decodeBootstrap(parse(text));
+  assert.ok(r.ok, `${what} is a valid bootstrap: ${r.ok ? "" : JSON.stringify(r.errors)}`);
+  return r.value;
+}
+
+function mustMesh(text: string, what: string): MeshConfig {
+  const r = validateMesh(parse(text));
+  assert.ok(r.ok, `${what} is a valid mesh: ${r.ok ? "" : JSON.stringify(r.errors)}`);
+  return r.mesh;
+}
+
+/** The one endpoint of the bootstrap's ADS cluster. */
+function adsAddress(b: Bootstrap): string {
+  const name = b.dynamicResources?.adsClusterName;
+  const c = b.clusters.find((x) => x.name === name);
+  assert.ok(c, `ADS cluster ${name} exists`);
+  const eps = c.endpoints.flatMap((l) => l.endpoints);
+  assert.equal(eps.length, 1);
+  return `${eps[0].address.address}:${eps[0].address.port}`;
+}
+
+function hostPort(hp: { host: string; port: number }): string {
+  return `${hp.host}:${hp.port}`;
+}
+
+function env(c: Container, name: string): string | undefined {
+  return c.env?.find((e) => e.name === name)?.value;
+}
+
+function port(objs: K8sObject[], service: string, portName: string): number {
+  const svc = objs.find((o) => o.kind === "Service" && o.metadata.name === service);
+  assert.ok(svc, `Service ${service} exists`);
+  const p = svc.spec?.ports?.find((x) => x.name === portName);
+  assert.ok(p, `Service ${service} has port ${portName}`);
+  return p.port;
+}
+
+// ------------------------------------------------------------------------------------------ Kubernetes
+
+void describe("deploy/kubernetes", () => {
+  const loaded = loadObjects();
+  const objs = loaded.map((l) => l.obj);
+  const of = (kind: string) => objs.filter((o) => o.kind === kind);
+  const deployment = (name: string) => {
+    const d = of("Deployment").find((o) => o.metadata.name === name);
+    assert.ok(d, `Deployment ${name} exists`);
+    return d;
+  };
+  const configMap = (name: string) => {
+    const c = of("ConfigMap").find((o) => o.metadata.name === name);
+    assert.ok(c, `ConfigMap ${name} exists`);
+    return c;
+  };
+
+  void it("every object validates against its Kubernetes schema", () => {
+    assert.ok(loaded.length >= 10, `found ${loaded.length} objects`);
+    for (const { file, obj } of loaded) {
+      const model = MODELS[`${obj.apiVersion}/${obj.kind}`];
+      assert.ok(model, `${file}: ${obj.apiVersion} ${obj.kind} has a model`);
+      assert.doesNotThrow(() => model.validate(obj), `${file}: ${obj.kind} ${obj.metadata?.name}`);
+    }
+    // The validator does catch mistakes.
+    assert.throws(() => MODELS["apps/v1/Deployment"].validate({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "two" } }));
+  });
+
+  void it("names are unique per kind and everything lives in the namespace", () => {
+    const ns = of("Namespace");
+    assert.equal(ns.length, 1);
+    const name = ns[0].metadata.name;
+    const seen = new Set<string>();
+    for (const o of objs) {
+      const key = `${o.kind}/${o.metadata.name}`;
+      assert.ok(!seen.has(key), `${key} is defined once`);
+      seen.add(key);
+      if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, name, `${key} is in ${name}`);
+    }
+  });
+
+  void it("kustomization lists every manifest", () => {
+    const k = parse(readFileSync(join(K8S, "kustomization.yaml"), "utf8")) as { resources: string[] };
+    assert.deepEqual([...k.resources].sort(), manifestFiles());
+  });
+
+  void it("selectors, labels, ports, volumes and ConfigMap keys agree", () => {
+    for (const d of of("Deployment")) {
+      const tpl = d.spec!.template!;
+      const labels = tpl.metadata.labels ?? {};
+      for (const [k, v] of Object.entries(d.spec!.selector!.matchLabels ?? {})) {
+        assert.equal(labels[k], v, `Deployment ${d.metadata.name}: selector ${k} matches the pod labels`);
+      }
+      const volumes = new Map((tpl.spec.volumes ?? []).map((v) => [v.name, v]));
+      for (const c of tpl.spec.containers) {
+        const portNames = new Set((c.ports ?? []).map((p) => p.name));
+        for (const probe of [c.readinessProbe, c.livenessProbe]) {
+          const p = probe?.httpGet?.port;
+          if (typeof p === "string") assert.ok(portNames.has(p), `${d.metadata.name}/${c.name}: probe port ${p} is a container port`);
+        }
+        for (const m of c.volumeMounts ?? []) {
+          const v = volumes.get(m.name);
+          assert.ok(v, `${d.metadata.name}/${c.name}: volume ${m.name} exists`);
+          if (v.configMap === undefined) continue;
+          const cm = configMap(v.configMap.name);
+          // A `-c <file>` under the mount must be a key of the ConfigMap.
+          const args = c.args ?? [];
+          const ci = args.indexOf("-c");
+          if (ci >= 0 && args[ci + 1].startsWith(`${m.mountPath}/`)) {
+            const key = args[ci + 1].slice(m.mountPath.length + 1);
+            assert.ok(cm.data?.[key] !== undefined, `${d.metadata.name}/${c.name}: ConfigMap ${cm.metadata.name} has key ${key}`);
+          }
+        }
+      }
+    }
+    for (const s of of("Service")) {
+      const sel = s.spec!.selector!;
+      const targets = of("Deployment").filter((d) => Object.entries(sel).every(([k, v]) => d.spec!.template!.metadata.labels?.[k] === v));
+      assert.equal(targets.length, 1, `Service ${s.metadata.name} selects one Deployment`);
+      const containerPorts = targets[0].spec!.template!.spec.containers.flatMap((c) => c.ports ?? []);
+      for (const p of s.spec!.ports!) {
+        const t = p.targetPort ?? p.port;
+        const ok = typeof t === "string" ? containerPorts.some((cp) => cp.name === t) : containerPorts.some((cp) => cp.containerPort === t);
+        assert.ok(ok, `Service ${s.metadata.name} port ${p.name}: target ${t} is a container port`);
+      }
+    }
+  });
+
+  void it("bootstraps name the discovery server's Service; mesh.yaml agrees with Services, ports and node clusters", () => {
+    const cpSvc = of("Service").find((s) => s.metadata.name === "pilotfish-control-plane")!;
+    const xds = `${cpSvc.spec!.clusterIP}:${port(objs, "pilotfish-control-plane", "grpc-xds")}`;
+    const cp = deployment("pilotfish-control-plane").spec!.template!.spec.containers[0];
+    const args = cp.args!;
+    assert.equal(Number(args[args.indexOf("--port") + 1]), cp.ports!.find((p) => p.name === "xds")!.containerPort, "--port is the xds container port");
+    assert.equal(Number(args[args.indexOf("--admin-port") + 1]), cp.ports!.find((p) => p.name === "admin")!.containerPort);
+
+    const mesh = mustMesh(configMap("pilotfish-mesh").data!["mesh.yaml"], "ConfigMap pilotfish-mesh mesh.yaml");
+    const nodeClusters = new Set<string>();
+    for (const name of ["echo", "frontend"]) {
+      const b = mustBootstrap(configMap(`${name}-sidecar-bootstrap`).data!["bootstrap.yaml"], `${name} bootstrap`);
+      assert.equal(adsAddress(b), xds, `${name}'s sidecar dials the discovery server's Service`);
+      nodeClusters.add(b.node.cluster);
+      const sidecar = deployment(name).spec!.template!.spec.containers.find((c) => c.name === "sidecar")!;
+      assert.equal(b.admin?.address.port, sidecar.ports!.find((p) => p.name === "admin")!.containerPort, `${name}: admin port`);
+      // Traces go to the Jaeger Service's OTLP gRPC port.
+      const endpoint = new URL(env(sidecar, "OTEL_EXPORTER_OTLP_ENDPOINT")!);
+      assert.equal(endpoint.hostname, `jaeger.${deployment(name).metadata.namespace}.svc`);
+      assert.equal(Number(endpoint.port), port(objs, "jaeger", "otlp-grpc"));
+      assert.equal(env(sidecar, "OTEL_EXPORTER_OTLP_PROTOCOL"), "grpc");
+    }
+    for (const l of mesh.listeners) {
+      for (const sel of l.nodeClusters ?? []) assert.ok(nodeClusters.has(sel), `listener ${l.name} is for node cluster ${sel}, which a sidecar has`);
+    }
+    // The echo upstream is the echo Service; the inbound listener is the port that Service targets.
+    const echoSvc = of("Service").find((s) => s.metadata.name === "echo")!;
+    const echoUp = mesh.upstreams.find((u) => u.name === "echo")!;
+    assert.deepEqual(echoUp.nodes.map((n) => hostPort(n.address)), [`${echoSvc.spec!.clusterIP}:${port(objs, "echo", "grpc-inbound")}`]);
+    const inbound = mesh.listeners.find((l) => l.name === "inbound")!;
+    const echoSidecar = deployment("echo").spec!.template!.spec.containers.find((c) => c.name === "sidecar")!;
+    assert.equal(inbound.address.port, echoSidecar.ports!.find((p) => p.name === "inbound")!.containerPort);
+    // The echo app listens where the echo-local upstream points; the frontend app dials the outbound listener.
+    const echoApp = deployment("echo").spec!.template!.spec.containers.find((c) => c.name === "app")!;
+    const local = mesh.upstreams.find((u) => u.name === "echo-local")!;
+    assert.deepEqual(local.nodes.map((n) => hostPort(n.address)), [`127.0.0.1:${env(echoApp, "PORT")}`]);
+    const frontendApp = deployment("frontend").spec!.template!.spec.containers.find((c) => c.name === "app")!;
+    assert.equal(env(frontendApp, "TARGET"), hostPort(mesh.listeners.find((l) => l.name === "outbound")!.address));
+  });
+});
+
+// ------------------------------------------------------------------------------------------ compose
+
+interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  entrypoint?: string[];
+  environment?: Record<string, string>;
+  volumes?: string[];
+  network_mode?: string;
+  depends_on?: string[];
+  networks?: Record<string, { ipv4_address: string }>;
+}
+
+void describe("deploy/compose.yaml", () => {
+  const compose = parse(readFileSync(join(DEPLOY, "compose.yaml"), "utf8"), { merge: true }) as {
+    services: Record<string, ComposeService>;
+    networks: Record<string, { ipam: { config: { subnet: string }[] } }>;
+  };
+  const svc = compose.services;
+  const ip = (name: string) => Object.values(svc[name].networks ?? {})[0]?.ipv4_address;
+  const mounted = (name: string, target: string): string => {
+    const v = (svc[name].volumes ?? []).find((x) => x.split(":")[1] === target);
+    assert.ok(v, `${name} mounts ${target}`);
+    const host = join(DEPLOY, v.split(":")[0]);
+    assert.ok(existsSync(host), `${host} exists`);
+    return readFileSync(host, "utf8");
+  };
+
+  void it("references resolve: services, files, build, the subnet", () => {
+    const subnet = compose.networks.mesh.ipam.config[0].subnet;
+    const prefix = subnet.split(".").slice(0, 3).join(".") + ".";
+    for (const [name, s] of Object.entries(svc)) {
+      for (const d of s.depends_on ?? []) assert.ok(svc[d], `${name} depends on ${d}, which exists`);
+      if (s.network_mode?.startsWith("service:")) assert.ok(svc[s.network_mode.slice(8)], `${name} shares ${s.network_mode}`);
+      for (const n of Object.values(s.networks ?? {})) assert.ok(n.ipv4_address.startsWith(prefix), `${name} is in ${subnet}`);
+      if (s.build) assert.ok(existsSync(join(DEPLOY, s.build.context, s.build.dockerfile)), `${name}: Dockerfile exists`);
+      if (s.entrypoint?.[0] === "node") assert.ok(existsSync(join(ROOT, s.entrypoint[1])), `${name}: ${s.entrypoint[1]} exists`);
+    }
+    assert.match(svc.jaeger.image ?? "", /^jaegertracing\/all-in-one:/);
+    assert.equal(svc.jaeger.environment?.COLLECTOR_OTLP_ENABLED, "true");
+  });
+
+  void it("bootstraps dial the discovery server's IP; mesh.yaml points at the sidecars' IPs; traces go to jaeger", () => {
+    const cp = svc["control-plane"];
+    const xdsPort = cp.command![cp.command!.indexOf("--port") + 1];
+    const mesh = mustMesh(mounted("control-plane", "/etc/pilotfish/mesh.yaml"), "compose mesh.yaml");
+    for (const name of ["echo", "frontend"]) {
+      const sidecar = `${name}-sidecar`;
+      const b = mustBootstrap(mounted(sidecar, "/etc/pilotfish/bootstrap.yaml"), `${sidecar} bootstrap`);
+      assert.equal(adsAddress(b), `${ip("control-plane")}:${xdsPort}`);
+      assert.equal(b.node.cluster, name);
+      assert.ok(mesh.listeners.some((l) => l.nodeClusters?.includes(name)), `a listener is for node cluster ${name}`);
+      const endpoint = new URL(svc[sidecar].environment!.OTEL_EXPORTER_OTLP_ENDPOINT);
+      assert.ok(svc[endpoint.hostname], `OTLP endpoint host ${endpoint.hostname} is a service`);
+      assert.equal(endpoint.port, "4317");
+      assert.equal(svc[sidecar].environment!.PILOTFISH_TRACE_ALL_LISTENERS, "true");
+      assert.equal(svc[name].network_mode, `service:${sidecar}`, `the ${name} app shares its sidecar's network`);
+    }
+    const echoUp = mesh.upstreams.find((u) => u.name === "echo")!;
+    const inbound = mesh.listeners.find((l) => l.name === "inbound")!;
+    assert.deepEqual(echoUp.nodes.map((n) => hostPort(n.address)), [`${ip("echo-sidecar")}:${inbound.address.port}`]);
+    const local = mesh.upstreams.find((u) => u.name === "echo-local")!;
+    assert.deepEqual(local.nodes.map((n) => hostPort(n.address)), [`127.0.0.1:${svc.echo.environment!.PORT}`]);
+    assert.equal(svc.frontend.environment!.TARGET, hostPort(mesh.listeners.find((l) => l.name === "outbound")!.address));
+  });
+});
+
+// ------------------------------------------------------------------------------------------ Dockerfile
+
+void describe("deploy/Dockerfile", () => {
+  const text = readFileSync(join(DEPLOY, "Dockerfile"), "utf8");
+  const lines = text.split("\n").filter((l) => !l.startsWith("#"));
+
+  void it("Node 24 slim, non-root, a health check, the CLI as entry point; COPY sources exist", () => {
+    const froms = lines.filter((l) => l.startsWith("FROM "));
+    assert.ok(froms.length >= 1 && froms.every((l) => /^FROM node:24-slim\b/.test(l)), froms.join(" | "));
+    const users = lines.filter((l) => l.startsWith("USER "));
+    assert.ok(users.length > 0 && !/root|^USER 0/.test(users.at(-1)!), "the final stage runs as a non-root user");
+    assert.ok(lines.some((l) => l.startsWith("HEALTHCHECK ")));
+    assert.ok(lines.some((l) => /^ENTRYPOINT \["node", "bin\/pilotfish\.js"\]/.test(l)));
+    for (const l of lines.filter((x) => x.startsWith("COPY ") && !x.includes("--from="))) {
+      const parts = l.split(/\s+/).slice(1, -1);
+      for (const p of parts) assert.ok(existsSync(join(ROOT, p)), `COPY source ${p} exists`);
+    }
+  });
+});
