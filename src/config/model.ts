@@ -368,6 +368,8 @@ export interface ClusterConfig {
   readonly outlierDetection?: OutlierDetectionConfig | undefined;
   /** `health_checks` (at most one, as Envoy); empty or absent means no active health checking. */
   readonly healthChecks?: readonly HealthCheckConfig[] | undefined;
+  /** `common_lb_config.ignore_new_hosts_until_first_hc`: hosts wait for their first check. Absent = false. */
+  readonly ignoreNewHostsUntilFirstHc?: boolean | undefined;
 }
 
 /**

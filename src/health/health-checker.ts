@@ -6,7 +6,8 @@
  *
  * A host is available until its first check says otherwise; that first result applies at once (Envoy
  * starts hosts as failed and lets the first success through, which comes to the same thing once the
- * first round is done, without making every host unavailable at startup). A passing check also
+ * first round is done, without making every host unavailable at startup). With
+ * ignore_new_hosts_until_first_hc a host is flagged PENDING_ACTIVE_HC until that first result. A passing check also
  * un-ejects an outlier-ejected host (successful_active_health_check_uneject_host).
  */
 import type { Clock, Random, TimerHandle } from "../common/clock.js";
@@ -69,6 +70,8 @@ export class HealthChecker {
     private readonly trafficSeen: () => number,
     stats?: HealthCheckStats,
     checker?: ProtocolChecker,
+    /** ignore_new_hosts_until_first_hc: new hosts take no traffic until their first check completes. */
+    private readonly waitForFirstCheck = false,
   ) {
     this.stats = stats ?? healthCheckStats(new StatsStore(), clusterName);
     const c = config.checker;
@@ -91,6 +94,7 @@ export class HealthChecker {
       if (this.sessions.has(h)) continue;
       const s = new Session(h);
       this.sessions.set(h, s);
+      if (this.waitForFirstCheck) h.healthFlags |= HealthFlag.PENDING_ACTIVE_HC;
       const delay = this.config.initialJitterMs > 0 ? Math.floor(this.random.next() * this.config.initialJitterMs) : 0;
       s.timer = this.clock.setTimeout(() => this.run(s), delay);
     }
@@ -151,6 +155,10 @@ export class HealthChecker {
       }
     }
     s.firstCheck = false;
+    if ((h.healthFlags & HealthFlag.PENDING_ACTIVE_HC) !== 0) {
+      h.healthFlags &= ~HealthFlag.PENDING_ACTIVE_HC;
+      this.onHostChange(h);
+    }
   }
 
   private updateHealthyGauge(): void {

@@ -48,7 +48,18 @@ export class Cluster {
     }
     const hc = config.healthChecks?.[0];
     if (hc !== undefined) {
-      this.healthChecker = new HealthChecker(config.name, hc, clock, random, onHostChange, this.outlier, () => this.stats.rqTotal.value, healthCheckStats(store, config.name));
+      this.healthChecker = new HealthChecker(
+        config.name,
+        hc,
+        clock,
+        random,
+        onHostChange,
+        this.outlier,
+        () => this.stats.rqTotal.value,
+        healthCheckStats(store, config.name),
+        undefined,
+        config.ignoreNewHostsUntilFirstHc === true,
+      );
     }
     this.updateEndpoints(config.endpoints);
     this.outlier?.start();

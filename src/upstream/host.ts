@@ -17,6 +17,8 @@ export const HealthFlag = {
   FAILED_OUTLIER_CHECK: 2,
   FAILED_EDS_HEALTH: 4,
   DEGRADED_EDS_HEALTH: 8,
+  /** Waiting for its first active health check (ignore_new_hosts_until_first_hc). */
+  PENDING_ACTIVE_HC: 16,
 } as const;
 
 /** Where the router reports each attempt's result (the outlier detector's per-host monitor). */
@@ -127,6 +129,7 @@ export class Host {
     if (this.healthFlags & HealthFlag.FAILED_OUTLIER_CHECK) s += "/failed_outlier_check";
     if (this.healthFlags & HealthFlag.FAILED_EDS_HEALTH) s += "/failed_eds_health";
     if (this.healthFlags & HealthFlag.DEGRADED_EDS_HEALTH) s += "/degraded_eds_health";
+    if (this.healthFlags & HealthFlag.PENDING_ACTIVE_HC) s += "/pending_active_hc";
     return s;
   }
 }

@@ -74,6 +74,7 @@ export function decodeCluster(c: Cluster, path: string, errors: Errors): Cluster
     // Present only when configured, so a cluster without them compares equal to one built before they existed.
     ...(outlierDetection === undefined ? {} : { outlierDetection }),
     ...(healthChecks.length === 0 ? {} : { healthChecks }),
+    ...(c.commonLbConfig?.ignoreNewHostsUntilFirstHc === true ? { ignoreNewHostsUntilFirstHc: true } : {}),
   };
 }
 

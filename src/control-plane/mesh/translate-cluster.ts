@@ -61,7 +61,9 @@ export function clusterFor(u: MeshUpstream): Cluster {
     outlierDetection: outlierDetectionFor(u),
     transportSocket: transportSocketFor(u),
     commonLbConfig:
-      u.healthyPanicThreshold === undefined ? undefined : { healthyPanicThreshold: { value: u.healthyPanicThreshold } },
+      u.healthyPanicThreshold === undefined
+        ? undefined
+        : { healthyPanicThreshold: { value: u.healthyPanicThreshold }, ignoreNewHostsUntilFirstHc: false },
     loadAssignment: undefined,
     // Every mesh protocol is HTTP/2 (gRPC, h2c, or h2 over TLS): say so explicitly, as Envoy needs.
     typedExtensionProtocolOptions: {

@@ -54,6 +54,26 @@ void describe("health_checks decoding", () => {
     });
   });
 
+  void test("common_lb_config.ignore_new_hosts_until_first_hc", () => {
+    const doc = bootstrapWith([{ ...base, grpc_health_check: {} }]);
+    assert.ok(doc.ok);
+    assert.equal(doc.value.clusters[0].ignoreNewHostsUntilFirstHc, undefined);
+    const r = decodeBootstrap({
+      node: { id: "n", cluster: "c" },
+      static_resources: {
+        clusters: [
+          {
+            name: "svc",
+            load_assignment: { cluster_name: "svc", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "10.0.0.1", port_value: 80 } } } }] }] },
+            common_lb_config: { ignore_new_hosts_until_first_hc: true },
+          },
+        ],
+      },
+    });
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    assert.equal(r.value.clusters[0].ignoreNewHostsUntilFirstHc, true);
+  });
+
   void test("HTTP expects 200 only by default", () => {
     const r = bootstrapWith([{ ...base, http_health_check: { path: "/" } }]);
     assert.ok(r.ok);

@@ -147,6 +147,24 @@ void describe("health checker state machine", () => {
     hc.stop();
   });
 
+  void test("ignore_new_hosts_until_first_hc: a host takes no traffic until its first check completes", async () => {
+    const clock = new ManualClock();
+    const checker = new ScriptedChecker();
+    const hosts = [1, 2].map((p) => new Host({ address: "127.0.0.1", port: p }, 1, undefined, "UNKNOWN"));
+    const hc = new HealthChecker("c", { ...CONFIG, initialJitterMs: 100 }, clock, fixedRandom([0, 0.5]), () => {}, undefined, () => 1, undefined, checker, true);
+    hc.setHosts(hosts);
+    assert.ok(hosts.every((h) => !h.available && h.healthText() === "/pending_active_hc"));
+    checker.verdicts = ["healthy", "active"];
+    clock.advance(0);
+    await flush();
+    assert.equal(hosts[0].healthText(), "healthy");
+    assert.equal(hosts[1].healthText(), "/pending_active_hc");
+    clock.advance(50);
+    await flush();
+    assert.equal(hosts[1].healthText(), "/failed_active_hc");
+    hc.stop();
+  });
+
   void test("removed hosts stop being checked", async () => {
     const { checker, hc, step, clock } = setup();
     await step(0);
