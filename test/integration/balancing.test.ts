@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import { bootstrapYaml } from "../helpers/bootstrap.js";
 import { createEchoClient } from "../helpers/echo-proto.js";
 import { unary } from "../helpers/grpc-client.js";
+import { startEchoServer } from "../helpers/echo-server.js";
 import { startHealthEchoServer, type HealthEchoServer } from "../helpers/health-echo-server.js";
 import { startSidecar } from "../helpers/sidecar.js";
 import { delay } from "../helpers/util.js";
@@ -78,5 +79,35 @@ void describe("least request against a slow backend", { timeout: 90_000 }, () =>
     assert.equal(rr.failed + lr.failed, 0);
     assert.ok(lr.slowShare < rr.slowShare * 0.75, "least request should send the slow backend clearly less traffic");
     assert.ok(lr.p99 < rr.p99, "least request should have the lower p99");
+  });
+
+  void it("a backend answering RESOURCE_EXHAUSTED at once does not attract least-request traffic", { timeout: 60_000 }, async (t) => {
+    const fast1 = await startHealthEchoServer({ name: "ok1", serviceTimeMs: 10 });
+    const fast2 = await startHealthEchoServer({ name: "ok2", serviceTimeMs: 10 });
+    const exhausted = await startEchoServer({ name: "exhausted", failAll: { code: grpc.status.RESOURCE_EXHAUSTED, message: "full" } });
+    t.after(() => Promise.all([fast1.close(), fast2.close(), exhausted.close()]));
+    const sidecar = await startSidecar(
+      bootstrapYaml({
+        listeners: [{ name: "outbound" }],
+        clusters: [{ name: "echo", endpoints: [fast1.port, exhausted.port, fast2.port], lbPolicy: "LEAST_REQUEST" }],
+      }),
+    );
+    t.after(() => sidecar.stop());
+    const client = createEchoClient(sidecar.port("outbound"));
+    t.after(() => client.close());
+    let exhaustedSeen = 0;
+    let total = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = 0; i < 100; i++) {
+        const out = await unary(client, { message: "x" });
+        total++;
+        if (out.status.code === grpc.status.RESOURCE_EXHAUSTED) exhaustedSeen++;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const share = exhausted.calls.length / (exhausted.calls.length + fast1.arrivals.length + fast2.arrivals.length);
+    console.log(`RESOURCE_EXHAUSTED backend share under least request: ${(share * 100).toFixed(1)}% (${exhaustedSeen}/${total} calls failed)`);
+    // A fair share would be 33 %; without the failure penalty least request sent it 45 % in a trial run.
+    assert.ok(share < 0.2, `fast-failing backend drew ${(share * 100).toFixed(1)}% of calls`);
   });
 });
