@@ -164,6 +164,7 @@ export interface SuccessRateNumbers {
 export class OutlierDetector {
   private readonly monitors = new Map<Host, HostMonitor>();
   private timer: TimerHandle | undefined;
+  private stopped = false;
   private ejectedCount = 0;
   /** Last sweep's success-rate numbers (external origin, then local origin). */
   readonly srNumbers: { external: SuccessRateNumbers; local: SuccessRateNumbers } = {
@@ -189,6 +190,7 @@ export class OutlierDetector {
 
   /** Stops the sweep (the cluster is going away). */
   stop(): void {
+    this.stopped = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -232,7 +234,8 @@ export class OutlierDetector {
 
   /** A consecutive detector fired for `m`'s host. */
   onConsecutiveError(m: HostMonitor, type: EjectionType): void {
-    if (this.monitors.get(m.host) !== m || m.ejected) return;
+    // A replaced cluster's detector may still hear from requests in flight: it no longer acts.
+    if (this.stopped || this.monitors.get(m.host) !== m || m.ejected) return;
     this.stats.detected[type].inc();
     this.eject(m, type);
   }

@@ -83,10 +83,10 @@ export class Host {
    * RESOURCE_EXHAUSTED, 5xx, resets: all end at once and keep its active count low) does not attract
    * more traffic. `now` is monotonic ms (performance.now() unless a test drives time).
    */
-  recordResult(result: number, now: number = performance.now()): void {
+  recordResult(result: number, now?: number): void {
     if (result === 0) return;
     this.outlier?.putResult(result);
-    if (result < 0 || result === 429 || result >= 500) this.penalize(now);
+    if (result < 0 || result === 429 || result >= 500) this.penalize(now ?? performance.now());
   }
 
   /** Adds one failure to the decaying penalty. */
