@@ -5,6 +5,7 @@
 import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "../common/logger.js";
 import { PUSH_ORDER, TypeUrl } from "../xds/type-urls.js";
+import type { EncodedBodies } from "./ads-server-encoding.js";
 import type { AdsMetrics } from "./ads-server-metrics.js";
 import type { NodeRegistry } from "./node-registry.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
@@ -21,6 +22,8 @@ export interface StreamContext {
   readonly log: Logger;
   /** DiscoveryResponse.control_plane.identifier. */
   readonly controlPlaneId: string;
+  /** Response encodings shared by the streams of a node group (only the nonce differs). */
+  readonly bodies: EncodedBodies;
 }
 
 const KNOWN_TYPES = new Set<string>(PUSH_ORDER);

@@ -6,6 +6,14 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { TYPE_SHORT, type TypeUrl } from "../xds/type-urls.js";
 import type { NodeRegistry } from "./node-registry.js";
 
+/** The per-type series of the counters and the histogram. */
+interface TypeSeries {
+  readonly pushes: ReturnType<Counter<"type">["labels"]>;
+  readonly acks: ReturnType<Counter<"type">["labels"]>;
+  readonly nacks: ReturnType<Counter<"type">["labels"]>;
+  readonly latency: ReturnType<Histogram<"type">["labels"]>;
+}
+
 export class AdsMetrics {
   /** The registry GET /metrics serves. */
   readonly registry = new Registry();
@@ -14,6 +22,7 @@ export class AdsMetrics {
   private readonly acks: Counter<"type">;
   private readonly latency: Histogram<"type">;
   private readonly meshReloads: Counter<"result">;
+  private readonly series = new Map<TypeUrl, TypeSeries>();
 
   constructor(nodes: NodeRegistry) {
     const registers = [this.registry];
@@ -63,19 +72,35 @@ export class AdsMetrics {
 
   /** A response of this type went out. */
   pushed(typeUrl: TypeUrl): void {
-    this.pushes.inc({ type: TYPE_SHORT[typeUrl] });
+    this.byType(typeUrl).pushes.inc();
   }
 
   /** A response was ACKed; latencyMs is set when the response carried a mesh change. */
   acked(typeUrl: TypeUrl, latencyMs: number | undefined): void {
-    const type = TYPE_SHORT[typeUrl];
-    this.acks.inc({ type });
-    if (latencyMs !== undefined) this.latency.observe({ type }, latencyMs / 1000);
+    const t = this.byType(typeUrl);
+    t.acks.inc();
+    if (latencyMs !== undefined) t.latency.observe(latencyMs / 1000);
   }
 
   /** A response was NACKed. */
   nacked(typeUrl: TypeUrl): void {
-    this.nacks.inc({ type: TYPE_SHORT[typeUrl] });
+    this.byType(typeUrl).nacks.inc();
+  }
+
+  /** The labelled series of a type, resolved once (a push to thousands of streams counts per stream). */
+  private byType(typeUrl: TypeUrl): TypeSeries {
+    let t = this.series.get(typeUrl);
+    if (t === undefined) {
+      const labels = { type: TYPE_SHORT[typeUrl] };
+      t = {
+        pushes: this.pushes.labels(labels),
+        acks: this.acks.labels(labels),
+        nacks: this.nacks.labels(labels),
+        latency: this.latency.labels(labels),
+      };
+      this.series.set(typeUrl, t);
+    }
+    return t;
   }
 
   /** A mesh.yaml load finished. */

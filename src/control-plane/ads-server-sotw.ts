@@ -14,14 +14,13 @@
  *   for; several changed types go out in make-before-break order (CDS, EDS, LDS, RDS).
  */
 import { createHash } from "node:crypto";
-import { performance } from "node:perf_hooks";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import type { DiscoveryRequest, DiscoveryResponse } from "../gen/envoy/service/discovery/v3/discovery.js";
-import { PUSH_ORDER, TYPE_SHORT, type TypeUrl } from "../xds/type-urls.js";
-import { failStream, isServedType, isWildcardType, onStreamFinished, type StreamContext } from "./ads-server-context.js";
-import type { StreamRecord } from "./node-registry.js";
-import type { Snapshot, SnapshotEntry } from "./snapshot.js";
-import type { SnapshotWatch } from "./snapshot-cache.js";
+import { DiscoveryResponse, type DiscoveryRequest } from "../gen/envoy/service/discovery/v3/discovery.js";
+import { TYPE_SHORT, type TypeUrl } from "../xds/type-urls.js";
+import { isWildcardType, type StreamContext } from "./ads-server-context.js";
+import { withEncodedBody } from "./ads-server-encoding.js";
+import { AdsStreamSession } from "./ads-server-stream.js";
+import type { SnapshotEntry, TypeSnapshot } from "./snapshot.js";
 
 /** Per-type state of one SotW stream. */
 interface SotwTypeState {
@@ -31,6 +30,12 @@ interface SotwTypeState {
   wildcard: boolean;
   /** Whether the client ever sent a non-empty resource_names (ends the legacy empty = wildcard rule). */
   everNamed: boolean;
+  /** The subscription as hashed into content keys: "*" for a wildcard, else the sorted names joined by NUL. */
+  subscription: string;
+  /** The subscription, unambiguously ("*", or the sorted names as JSON): the selection cache key. */
+  subscriptionKey: string;
+  /** resource_names of the last request that changed the subscription. */
+  lastNames: readonly string[] | undefined;
   /** Nonce of the last response sent; undefined before the first. */
   nonce: string | undefined;
   /** A response was sent and neither ACKed nor NACKed yet. */
@@ -45,43 +50,67 @@ interface SotwTypeState {
   clientHasState: boolean;
 }
 
-export class SotwStream {
-  private record: StreamRecord | undefined;
-  private watch: SnapshotWatch | undefined;
-  private snapshot: Snapshot | undefined;
-  private readonly types = new Map<TypeUrl, SotwTypeState>();
-  private readonly openedAt = performance.now();
-  private nonceCounter = 0;
-  private closed = false;
+/** What a subscription selects from one TypeSnapshot, and the content key of that selection. */
+interface Selection {
+  readonly entries: readonly SnapshotEntry[];
+  /** sha256 over the subscription and the selected (name, version) pairs. */
+  readonly key: string;
+}
 
-  constructor(
-    private readonly ctx: StreamContext,
-    private readonly call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
-  ) {
-    call.on("data", (req: DiscoveryRequest) => this.onRequest(req));
-    onStreamFinished(call, () => this.close());
+/**
+ * Selections per TypeSnapshot and subscription. Every stream of a node group shares the group's
+ * snapshot and, nearly always, its subscription: a push to thousands of streams computes each once.
+ */
+const selections = new WeakMap<TypeSnapshot, Map<string, Selection>>();
+/** Distinct subscriptions cached per TypeSnapshot at most. */
+const MAX_SELECTIONS = 256;
+
+function selectionOf(typeSnapshot: TypeSnapshot, state: SotwTypeState): Selection {
+  let bySubscription = selections.get(typeSnapshot);
+  if (bySubscription === undefined) {
+    bySubscription = new Map();
+    selections.set(typeSnapshot, bySubscription);
+  }
+  const cached = bySubscription.get(state.subscriptionKey);
+  if (cached !== undefined) return cached;
+  const all = typeSnapshot.entries;
+  let entries: SnapshotEntry[];
+  if (state.wildcard) {
+    entries = [...all.values()];
+  } else {
+    entries = [];
+    for (const name of [...state.names].sort()) {
+      const e = all.get(name);
+      if (e !== undefined) entries.push(e);
+    }
+  }
+  // The key includes the subscription so that a new name is answered even when it does not exist
+  // (for LDS/CDS an absent name in a response is how the client learns it does not exist).
+  const h = createHash("sha256").update(state.subscription);
+  for (const e of entries) h.update("\n").update(e.name).update("\0").update(e.version);
+  const selection = { entries, key: h.digest("hex") };
+  if (bySubscription.size < MAX_SELECTIONS) bySubscription.set(state.subscriptionKey, selection);
+  return selection;
+}
+
+export class SotwStream {
+  private readonly session: AdsStreamSession<DiscoveryRequest, DiscoveryResponse>;
+  private readonly types = new Map<TypeUrl, SotwTypeState>();
+
+  constructor(ctx: StreamContext, call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) {
+    this.session = new AdsStreamSession(
+      ctx,
+      call,
+      "sotw",
+      (typeUrl, req) => this.onRequest(typeUrl, req),
+      (typeUrl) => {
+        const state = this.types.get(typeUrl);
+        if (state !== undefined) this.maybeSend(typeUrl, state, false);
+      },
+    );
   }
 
-  private onRequest(req: DiscoveryRequest): void {
-    if (this.closed) return;
-    if (this.record === undefined) {
-      if (req.node === undefined || req.node.id === "") {
-        failStream(this.call, "the first DiscoveryRequest of a stream must carry node.id");
-        return;
-      }
-      this.record = this.ctx.registry.open("sotw", req.node);
-      this.ctx.log.info(
-        { stream: this.record.streamId, node: req.node.id, cluster: req.node.cluster, user_agent: req.node.userAgentName },
-        "ads stream opened",
-      );
-      this.watch = this.ctx.cache.watch(this.record.node, (s) => this.onSnapshot(s));
-      this.snapshot = this.watch.snapshot;
-    }
-    const typeUrl = req.typeUrl;
-    if (!isServedType(typeUrl)) {
-      this.ctx.log.debug({ stream: this.record.streamId, type_url: typeUrl }, "request for an unserved type ignored");
-      return;
-    }
+  private onRequest(typeUrl: TypeUrl, req: DiscoveryRequest): void {
     let state = this.types.get(typeUrl);
     const first = state === undefined;
     if (state === undefined) {
@@ -89,6 +118,9 @@ export class SotwStream {
         names: new Set(),
         wildcard: false,
         everNamed: false,
+        subscription: "",
+        subscriptionKey: "",
+        lastNames: undefined,
         nonce: undefined,
         awaiting: false,
         sentKey: undefined,
@@ -109,103 +141,67 @@ export class SotwStream {
 
   /** Records an ACK or NACK of the response whose nonce the request carries. */
   private onAnswer(typeUrl: TypeUrl, state: SotwTypeState, req: DiscoveryRequest): void {
-    const record = this.record!;
-    const status = this.ctx.registry.typeStatus(record, typeUrl);
+    const { ctx, record } = this.session;
     state.awaiting = false;
     if (req.errorDetail !== undefined) {
-      const memory = this.ctx.registry.nackMemory(record.node.id).sotw;
       // error_detail, not the version, decides (Envoy PR #14841): grpc-js sends the new version in a
       // NACK whenever part of the response was valid.
-      status.lastNack = { version: state.sentVersion, error: req.errorDetail.message, time: new Date().toISOString() };
-      if (state.sentKey !== undefined) memory.set(typeUrl, state.sentKey);
-      this.ctx.metrics.nacked(typeUrl);
-      this.ctx.log.warn(
-        { stream: record.streamId, node: record.node.id, type: TYPE_SHORT[typeUrl], version: state.sentVersion, error: req.errorDetail.message },
-        "config NACKed; it will not be re-sent to this node until it changes",
-      );
+      if (state.sentKey !== undefined) ctx.registry.nackMemory(record.node.id).sotw.set(typeUrl, state.sentKey);
+      this.session.nacked(typeUrl, state.sentVersion, req.errorDetail.message);
       return;
     }
-    status.versionAcked = req.versionInfo;
-    const memory = this.ctx.registry.peekNackMemory(record.node.id)?.sotw;
+    const memory = ctx.registry.peekNackMemory(record.node.id)?.sotw;
     if (memory !== undefined && memory.get(typeUrl) === state.sentKey) memory.delete(typeUrl);
-    const latency = state.sentChangeAt !== undefined ? performance.now() - state.sentChangeAt : undefined;
+    this.session.acked(typeUrl, req.versionInfo, state.sentChangeAt);
     state.sentChangeAt = undefined;
-    this.ctx.metrics.acked(typeUrl, latency);
   }
 
   private updateSubscription(typeUrl: TypeUrl, state: SotwTypeState, names: readonly string[]): void {
+    // An ACK repeats the subscription: the same names give the same state (everNamed cannot change).
+    const last = state.lastNames;
+    if (last !== undefined && last.length === names.length && last.every((n, i) => n === names[i])) return;
+    state.lastNames = names;
     const explicit = names.filter((n) => n !== "*");
     state.wildcard = names.includes("*") || (names.length === 0 && !state.everNamed && isWildcardType(typeUrl));
     if (names.length > 0) state.everNamed = true;
     state.names = new Set(explicit);
-  }
-
-  private onSnapshot(snapshot: Snapshot): void {
-    if (this.closed) return;
-    this.snapshot = snapshot;
-    for (const typeUrl of PUSH_ORDER) {
-      const state = this.types.get(typeUrl);
-      if (state !== undefined) this.maybeSend(typeUrl, state, false);
-    }
-  }
-
-  /** What this stream should hold of a type right now. */
-  private select(typeUrl: TypeUrl, state: SotwTypeState): SnapshotEntry[] {
-    const entries = this.snapshot!.types.get(typeUrl)!.entries;
-    if (state.wildcard) return [...entries.values()];
-    const out: SnapshotEntry[] = [];
-    for (const name of [...state.names].sort()) {
-      const e = entries.get(name);
-      if (e !== undefined) out.push(e);
-    }
-    return out;
+    const sorted = [...state.names].sort();
+    state.subscription = state.wildcard ? "*" : sorted.join("\0");
+    state.subscriptionKey = state.wildcard ? "*" : JSON.stringify(sorted);
   }
 
   private maybeSend(typeUrl: TypeUrl, state: SotwTypeState, first: boolean): void {
     if (state.awaiting) return; // answered when the ACK/NACK of the outstanding response arrives
-    const record = this.record!;
-    const selected = this.select(typeUrl, state);
-    // The key includes the subscription so that a new name is answered even when it does not exist
-    // (for LDS/CDS an absent name in a response is how the client learns it does not exist).
-    const h = createHash("sha256").update(state.wildcard ? "*" : [...state.names].sort().join("\0"));
-    for (const e of selected) h.update("\n").update(e.name).update("\0").update(e.version);
-    const key = h.digest("hex");
+    const { ctx, record, snapshot } = this.session;
+    const typeSnapshot = snapshot.types.get(typeUrl)!;
+    const selection = selectionOf(typeSnapshot, state);
+    const key = selection.key;
     if (!first && key === state.sentKey) return;
-    const nacked = this.ctx.registry.peekNackMemory(record.node.id)?.sotw.get(typeUrl);
+    const nacked = ctx.registry.peekNackMemory(record.node.id)?.sotw.get(typeUrl);
     if (key === nacked && (!first || state.clientHasState)) {
       state.sentKey = key;
-      this.ctx.log.info({ stream: record.streamId, node: record.node.id, type: TYPE_SHORT[typeUrl] }, "withholding config this node NACKed");
+      ctx.log.info({ stream: record.streamId, node: record.node.id, type: TYPE_SHORT[typeUrl] }, "withholding config this node NACKed");
       return;
     }
-    const snapshot = this.snapshot!;
-    const version = snapshot.types.get(typeUrl)!.version;
-    const nonce = String(++this.nonceCounter);
+    const version = typeSnapshot.version;
+    const nonce = this.session.nextNonce();
     const response: DiscoveryResponse = {
       versionInfo: version,
-      resources: selected.map((e) => e.resource),
+      resources: selection.entries.map((e) => e.resource),
       canary: false,
       typeUrl,
-      nonce,
-      controlPlane: { identifier: this.ctx.controlPlaneId },
+      nonce: "",
+      controlPlane: { identifier: ctx.controlPlaneId },
     };
+    // Encoded once per snapshot and selection; each stream only adds its nonce.
+    const body = ctx.bodies.get(typeSnapshot, key, () => DiscoveryResponse.encode(response).finish());
+    response.nonce = nonce;
     state.nonce = nonce;
     state.awaiting = true;
     state.sentKey = key;
     state.sentVersion = version;
     // Latency is measured for mesh changes only, not for a node's initial fetch.
-    state.sentChangeAt = snapshot.changedAt >= this.openedAt ? snapshot.changedAt : undefined;
-    this.ctx.registry.typeStatus(record, typeUrl).versionSent = version;
-    this.ctx.metrics.pushed(typeUrl);
-    this.call.write(response);
-  }
-
-  private close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.watch?.release();
-    if (this.record !== undefined) {
-      this.ctx.registry.close(this.record);
-      this.ctx.log.info({ stream: this.record.streamId, node: this.record.node.id }, "ads stream closed");
-    }
+    state.sentChangeAt = this.session.changeAt(snapshot);
+    this.session.send(typeUrl, version, withEncodedBody(response, body));
   }
 }

@@ -18,6 +18,7 @@ import type {
   DiscoveryResponse,
 } from "../gen/envoy/service/discovery/v3/discovery.js";
 import type { StreamContext } from "./ads-server-context.js";
+import { bodyAwareSerializer, EncodedBodies } from "./ads-server-encoding.js";
 import type { AdsMetrics } from "./ads-server-metrics.js";
 import { SotwStream } from "./ads-server-sotw.js";
 import { DeltaStream } from "./delta-stream.js";
@@ -38,6 +39,18 @@ export interface AdsServerOptions {
   readonly controlPlaneId?: string;
 }
 
+/** The generated service, with response serializers that reuse the streams' pre-encoded bodies. */
+const SERVICE: typeof AggregatedDiscoveryServiceService = {
+  streamAggregatedResources: {
+    ...AggregatedDiscoveryServiceService.streamAggregatedResources,
+    responseSerialize: bodyAwareSerializer(AggregatedDiscoveryServiceService.streamAggregatedResources.responseSerialize),
+  },
+  deltaAggregatedResources: {
+    ...AggregatedDiscoveryServiceService.deltaAggregatedResources,
+    responseSerialize: bodyAwareSerializer(AggregatedDiscoveryServiceService.deltaAggregatedResources.responseSerialize),
+  },
+};
+
 export class AdsServer {
   private readonly server: Server;
   private readonly ctx: StreamContext;
@@ -50,6 +63,7 @@ export class AdsServer {
       metrics: options.metrics,
       log: options.log,
       controlPlaneId: options.controlPlaneId ?? `pilotfish@${hostname()}`,
+      bodies: new EncodedBodies(),
     };
     // ADS streams live as long as the sidecar; keepalive lets a dead peer be noticed and its state freed.
     this.server = new Server({
@@ -66,7 +80,7 @@ export class AdsServer {
         new DeltaStream(this.ctx, call);
       },
     };
-    this.server.addService(AggregatedDiscoveryServiceService, impl);
+    this.server.addService(SERVICE, impl);
   }
 
   /** Binds host:port (port 0 picks one) and resolves with the bound port. */

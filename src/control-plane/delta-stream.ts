@@ -13,14 +13,12 @@
  * - a resource version the node NACKed is not sent to it again while it holds some version of that
  *   resource (same stream or a reconnect); the next change of the resource goes out normally.
  */
-import { performance } from "node:perf_hooks";
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource } from "../gen/envoy/service/discovery/v3/discovery.js";
-import { PUSH_ORDER, TYPE_SHORT, type TypeUrl } from "../xds/type-urls.js";
-import { failStream, isServedType, isWildcardType, onStreamFinished, type StreamContext } from "./ads-server-context.js";
-import type { StreamRecord } from "./node-registry.js";
-import type { Snapshot } from "./snapshot.js";
-import type { SnapshotWatch } from "./snapshot-cache.js";
+import { DeltaDiscoveryResponse, type DeltaDiscoveryRequest, type Resource } from "../gen/envoy/service/discovery/v3/discovery.js";
+import type { TypeUrl } from "../xds/type-urls.js";
+import { isWildcardType, type StreamContext } from "./ads-server-context.js";
+import { withEncodedBody } from "./ads-server-encoding.js";
+import { AdsStreamSession } from "./ads-server-stream.js";
 
 /** A response awaiting its ACK or NACK. */
 interface InFlight {
@@ -50,42 +48,23 @@ interface DeltaTypeState {
 const MAX_IN_FLIGHT = 64;
 
 export class DeltaStream {
-  private record: StreamRecord | undefined;
-  private watch: SnapshotWatch | undefined;
-  private snapshot: Snapshot | undefined;
+  private readonly session: AdsStreamSession<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
   private readonly types = new Map<TypeUrl, DeltaTypeState>();
-  private readonly openedAt = performance.now();
-  private nonceCounter = 0;
-  private closed = false;
 
-  constructor(
-    private readonly ctx: StreamContext,
-    private readonly call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
-  ) {
-    call.on("data", (req: DeltaDiscoveryRequest) => this.onRequest(req));
-    onStreamFinished(call, () => this.close());
+  constructor(ctx: StreamContext, call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) {
+    this.session = new AdsStreamSession(
+      ctx,
+      call,
+      "delta",
+      (typeUrl, req) => this.onRequest(typeUrl, req),
+      (typeUrl) => {
+        const state = this.types.get(typeUrl);
+        if (state !== undefined) this.maybeSend(typeUrl, state);
+      },
+    );
   }
 
-  private onRequest(req: DeltaDiscoveryRequest): void {
-    if (this.closed) return;
-    if (this.record === undefined) {
-      if (req.node === undefined || req.node.id === "") {
-        failStream(this.call, "the first DeltaDiscoveryRequest of a stream must carry node.id");
-        return;
-      }
-      this.record = this.ctx.registry.open("delta", req.node);
-      this.ctx.log.info(
-        { stream: this.record.streamId, node: req.node.id, cluster: req.node.cluster, user_agent: req.node.userAgentName },
-        "delta ads stream opened",
-      );
-      this.watch = this.ctx.cache.watch(this.record.node, (s) => this.onSnapshot(s));
-      this.snapshot = this.watch.snapshot;
-    }
-    const typeUrl = req.typeUrl;
-    if (!isServedType(typeUrl)) {
-      this.ctx.log.debug({ stream: this.record.streamId, type_url: typeUrl }, "request for an unserved type ignored");
-      return;
-    }
+  private onRequest(typeUrl: TypeUrl, req: DeltaDiscoveryRequest): void {
     let state = this.types.get(typeUrl);
     const first = state === undefined;
     if (state === undefined) {
@@ -121,27 +100,20 @@ export class DeltaStream {
     const sent = state.inFlight.get(req.responseNonce);
     if (sent === undefined) return; // a nonce from an earlier stream or already answered
     state.inFlight.delete(req.responseNonce);
-    const record = this.record!;
-    const status = this.ctx.registry.typeStatus(record, typeUrl);
+    const { ctx, record } = this.session;
     if (req.errorDetail !== undefined) {
       const memory = this.nackMemory(typeUrl);
-      status.lastNack = { version: sent.version, error: req.errorDetail.message, time: new Date().toISOString() };
       for (const [name, version] of sent.resources) memory.set(name, version);
-      this.ctx.metrics.nacked(typeUrl);
-      this.ctx.log.warn(
-        { stream: record.streamId, node: record.node.id, type: TYPE_SHORT[typeUrl], version: sent.version, error: req.errorDetail.message },
-        "delta config NACKed; those resource versions will not be re-sent to this node",
-      );
+      this.session.nacked(typeUrl, sent.version, req.errorDetail.message);
       return;
     }
-    status.versionAcked = sent.version;
-    const memory = this.ctx.registry.peekNackMemory(record.node.id)?.delta.get(typeUrl);
+    const memory = ctx.registry.peekNackMemory(record.node.id)?.delta.get(typeUrl);
     if (memory !== undefined) for (const [name, version] of sent.resources) if (memory.get(name) === version) memory.delete(name);
-    this.ctx.metrics.acked(typeUrl, sent.changeAt !== undefined ? performance.now() - sent.changeAt : undefined);
+    this.session.acked(typeUrl, sent.version, sent.changeAt);
   }
 
   private nackMemory(typeUrl: TypeUrl): Map<string, string> {
-    const all = this.ctx.registry.nackMemory(this.record!.node.id).delta;
+    const all = this.session.ctx.registry.nackMemory(this.session.record.node.id).delta;
     let m = all.get(typeUrl);
     if (m === undefined) {
       m = new Map();
@@ -150,25 +122,15 @@ export class DeltaStream {
     return m;
   }
 
-  private onSnapshot(snapshot: Snapshot): void {
-    if (this.closed) return;
-    this.snapshot = snapshot;
-    for (const typeUrl of PUSH_ORDER) {
-      const state = this.types.get(typeUrl);
-      if (state !== undefined) this.maybeSend(typeUrl, state);
-    }
-  }
-
   private maybeSend(typeUrl: TypeUrl, state: DeltaTypeState): void {
-    const record = this.record!;
-    const snapshot = this.snapshot!;
+    const { ctx, record, snapshot } = this.session;
     const typeSnapshot = snapshot.types.get(typeUrl)!;
     const interest = new Set(state.names);
     if (state.wildcard) {
       for (const name of typeSnapshot.entries.keys()) interest.add(name);
       for (const name of state.known.keys()) interest.add(name);
     }
-    const memory = this.ctx.registry.peekNackMemory(record.node.id)?.delta.get(typeUrl);
+    const memory = ctx.registry.peekNackMemory(record.node.id)?.delta.get(typeUrl);
     const resources: Resource[] = [];
     const removed: string[] = [];
     for (const name of [...interest].sort()) {
@@ -187,33 +149,26 @@ export class DeltaStream {
     }
     state.forced.clear();
     if (resources.length === 0 && removed.length === 0) return;
-    const nonce = String(++this.nonceCounter);
+    const nonce = this.session.nextNonce();
     const response: DeltaDiscoveryResponse = {
       systemVersionInfo: typeSnapshot.version,
       resources,
       typeUrl,
       removedResources: removed,
-      nonce,
-      controlPlane: { identifier: this.ctx.controlPlaneId },
+      nonce: "",
+      controlPlane: { identifier: ctx.controlPlaneId },
     };
+    // Streams of a node group are mostly sent the same resources: encoded once per snapshot and
+    // selection (the versions are the snapshot's, so the names identify the content).
+    const selection = JSON.stringify([resources.map((r) => r.name), removed]);
+    const body = ctx.bodies.get(typeSnapshot, selection, () => DeltaDiscoveryResponse.encode(response).finish());
+    response.nonce = nonce;
     state.inFlight.set(nonce, {
       version: typeSnapshot.version,
       resources: new Map(resources.map((r) => [r.name, r.version])),
-      changeAt: snapshot.changedAt >= this.openedAt ? snapshot.changedAt : undefined,
+      changeAt: this.session.changeAt(snapshot),
     });
     if (state.inFlight.size > MAX_IN_FLIGHT) state.inFlight.delete(state.inFlight.keys().next().value!);
-    this.ctx.registry.typeStatus(record, typeUrl).versionSent = typeSnapshot.version;
-    this.ctx.metrics.pushed(typeUrl);
-    this.call.write(response);
-  }
-
-  private close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.watch?.release();
-    if (this.record !== undefined) {
-      this.ctx.registry.close(this.record);
-      this.ctx.log.info({ stream: this.record.streamId, node: this.record.node.id }, "delta ads stream closed");
-    }
+    this.session.send(typeUrl, typeSnapshot.version, withEncodedBody(response, body));
   }
 }
