@@ -13,7 +13,7 @@ import { parseStats } from "../helpers/admin.js";
 import { bootstrapObject } from "../helpers/bootstrap.js";
 import { createEchoClient, ECHO_PATH_PREFIX } from "../helpers/echo-proto.js";
 import { startEchoServer } from "../helpers/echo-server.js";
-import { unary } from "../helpers/grpc-client.js";
+import { serverStream, unary } from "../helpers/grpc-client.js";
 import { startSidecar } from "../helpers/sidecar.js";
 import { delay } from "../helpers/util.js";
 import { stringify } from "yaml";
@@ -162,5 +162,32 @@ void describe("outlier ejection through the sidecar", { timeout: 60_000 }, () =>
     assert.equal(hs.stats.rq_error, 0);
     assert.equal(hs.health_status.failed_outlier_check, false, "overflow must not count against the host");
     assert.equal(s.get("cluster.echo.outlier_detection.ejections_detected_consecutive_5xx") ?? 0, 0);
+  });
+
+  void it("a gRPC status sent in trailers (after messages) counts as its HTTP mapping", { timeout: 30_000 }, async (t) => {
+    const backend = await startEchoServer({ name: "b" });
+    const other = await startEchoServer({ name: "other" });
+    t.after(() => Promise.all([backend.close(), other.close()]));
+    const doc = bootstrapObject({ listeners: [{ name: "outbound" }], clusters: [{ name: "echo", endpoints: [backend.port, other.port], lbPolicy: "ROUND_ROBIN" }] });
+    const cluster = (doc.static_resources as { clusters: Array<Record<string, unknown>> }).clusters[0];
+    cluster.outlier_detection = { consecutive_5xx: 3, always_eject_one_host: true, base_ejection_time: "30s" };
+    const sidecar = await startSidecar(stringify(doc));
+    t.after(() => sidecar.stop());
+    const client = createEchoClient(sidecar.port("outbound"));
+    t.after(() => client.close());
+    // Round robin alternates: six calls give each backend three; each answers one message, then
+    // a status in trailers: UNAVAILABLE from one, RESOURCE_EXHAUSTED from the other.
+    for (let i = 0; i < 6; i++) {
+      const code = i % 2 === 0 ? grpc.status.UNAVAILABLE : grpc.status.RESOURCE_EXHAUSTED;
+      const out = await serverStream(client, { message: "m", responseCount: 1, statusCode: code, statusMessage: "late" }).done;
+      assert.equal(out.messages.length, 1);
+      assert.equal(out.status.code, code);
+    }
+    const hs = await hostStatuses(sidecar.adminPort!);
+    const ejected = [...hs.values()].filter((h) => h.health_status.failed_outlier_check);
+    // UNAVAILABLE (503) three times in a row ejects; RESOURCE_EXHAUSTED (429) is a success to the detector.
+    assert.equal(ejected.length, 1);
+    const s = await stats(sidecar.adminPort!);
+    assert.equal(s.get("cluster.echo.outlier_detection.ejections_enforced_consecutive_5xx"), 1);
   });
 });
