@@ -48,7 +48,7 @@ export function banner(a: DemoAddresses, durationSec: number | undefined, otlpEn
     "",
     `mesh.yaml  ${a.meshFile}`,
     "           edit and save it: the discovery server pushes the change to both sidecars within a second",
-    `dashboard  http://127.0.0.1:${a.controlPlaneAdmin}/nodes   (discovery server admin: /nodes /config /metrics; /ui coming)`,
+    `dashboard  http://127.0.0.1:${a.controlPlaneAdmin}/ui   (discovery server admin: /ui /nodes /config /metrics)`,
     `app        grpc 127.0.0.1:${a.outbound} (client sidecar, listener "outbound"; service pilotfish.demo.v1.Echo)`,
     `sidecars   client admin http://127.0.0.1:${a.clientAdmin}/clusters   server admin http://127.0.0.1:${a.serverAdmin}/clusters`,
     `           server sidecar inbound 127.0.0.1:${a.inbound}; discovery server xDS 127.0.0.1:${a.xdsPort}`,
@@ -88,7 +88,7 @@ export function screen(
   const out: string[] = [];
   const left = durationSec !== undefined ? `, ${Math.max(0, Math.ceil(durationSec - s.elapsedSec))} s left` : "";
   out.push(`${bold("Pilotfish demo", tty)}  ${clock(s.elapsedSec)}${left}   (Ctrl-C stops it)`);
-  out.push(color(`mesh.yaml ${a.meshFile}   dashboard http://127.0.0.1:${a.controlPlaneAdmin}/nodes`, DIM, tty));
+  out.push(color(`mesh.yaml ${a.meshFile}   dashboard http://127.0.0.1:${a.controlPlaneAdmin}/ui`, DIM, tty));
   out.push(color(`app → 127.0.0.1:${a.outbound} (client sidecar) → 127.0.0.1:${a.inbound} (server sidecar) → backends`, DIM, tty));
   out.push(
     color(

@@ -140,7 +140,7 @@ void describe("pilotfish demo", { timeout: 120_000 }, () => {
     assert.ok(lines.length >= 8, `expected at least 8 periodic lines in 12 s, got ${lines.length}\n${context}`);
     assert.ok(lines.some((m) => Number(m[1]) > 0 && Number(m[2]) > 0), `no line shows traffic\n${context}`);
 
-    assert.match(run.stdout, /dashboard\s+http:\/\/127\.0\.0\.1:\d+\/nodes/, context);
+    assert.match(run.stdout, /dashboard\s+http:\/\/127\.0\.0\.1:\d+\/ui/, context);
     assert.match(run.stdout, /OTEL_EXPORTER_OTLP_ENDPOINT/, context);
 
     const summary = run.stdout.slice(run.stdout.indexOf("Pilotfish demo summary"));
