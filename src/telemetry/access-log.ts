@@ -3,6 +3,8 @@
  * asynchronous, buffered destination (a file, stdout or stderr). Nothing here runs for a connection
  * manager without `access_log`.
  */
+import { mkdirSync, openSync } from "node:fs";
+import { dirname } from "node:path";
 import { pino, type DestinationStream, type Logger } from "pino";
 import type { AccessLogConfig } from "../config/model.js";
 import type { RequestRecord } from "./request-record.js";
@@ -15,8 +17,10 @@ const FLUSH_INTERVAL_MS = 1000;
 export class AccessLogSink {
   private readonly logger: Logger;
   private readonly timer: NodeJS.Timeout;
+  /** Set after a write error: lines are dropped from then on. */
+  dead = false;
 
-  constructor(readonly dest: DestinationStream & { flushSync?(): void; end?(): void; flush?(cb?: (err?: Error) => void): void }) {
+  constructor(readonly dest: DestinationStream & { flushSync?(): void; destroy?(): void; flush?(cb?: (err?: Error) => void): void }) {
     this.logger = pino(
       {
         base: undefined,
@@ -33,6 +37,7 @@ export class AccessLogSink {
 
   /** Writes one request's line. */
   write(r: RequestRecord, traceId: string | undefined): void {
+    if (this.dead) return;
     const h = r.requestHeaders;
     this.logger.info({
       start_time: new Date(r.startTimeMs).toISOString(),
@@ -56,8 +61,20 @@ export class AccessLogSink {
     });
   }
 
+  /** Stops writing (after a write error). */
+  kill(): void {
+    this.dead = true;
+    clearInterval(this.timer);
+    try {
+      this.dest.destroy?.();
+    } catch {
+      // already closed
+    }
+  }
+
   /** Hands buffered lines to the OS. */
   flush(): void {
+    if (this.dead) return;
     try {
       this.dest.flush?.();
     } catch {
@@ -68,6 +85,7 @@ export class AccessLogSink {
   /** Flushes synchronously and closes (process exit). */
   close(): void {
     clearInterval(this.timer);
+    if (this.dead) return;
     try {
       this.dest.flushSync?.();
     } catch {
@@ -76,17 +94,38 @@ export class AccessLogSink {
   }
 }
 
-/** Opens the destination for one `access_log` entry. */
-export function openSink(cfg: AccessLogConfig): AccessLogSink {
+/**
+ * Opens the destination for one `access_log` entry; undefined (said once on stderr) when the file
+ * cannot be opened. The file is opened here, synchronously, so that a bad path is known at once and
+ * never becomes an asynchronous error in the writer; a later write error (disk full) stops that sink.
+ */
+export function openSink(cfg: AccessLogConfig): AccessLogSink | undefined {
   const s = cfg.sink;
+  let fd: number;
+  if (s.kind === "file") {
+    try {
+      mkdirSync(dirname(s.path), { recursive: true });
+      fd = openSync(s.path, "a");
+    } catch (err) {
+      process.stderr.write(`pilotfish: access log ${s.path} disabled: ${(err as Error).message}\n`);
+      return undefined;
+    }
+  } else {
+    fd = s.kind === "stdout" ? 1 : 2;
+  }
   const dest = pino.destination({
-    dest: s.kind === "file" ? s.path : s.kind === "stdout" ? 1 : 2,
+    dest: fd,
     sync: false,
     // Shared stdio keeps small writes so lines from the process log and this one do not interleave mid-line.
     minLength: s.kind === "file" ? MIN_LENGTH : 0,
-    mkdir: s.kind === "file",
   });
-  return new AccessLogSink(dest);
+  const sink = new AccessLogSink(dest);
+  (dest as unknown as NodeJS.EventEmitter).on("error", (err: Error) => {
+    if (sink.dead) return;
+    process.stderr.write(`pilotfish: access log ${s.kind === "file" ? s.path : s.kind} stopped: ${err.message}\n`);
+    sink.kill();
+  });
+  return sink;
 }
 
 /** The loggers of one connection manager. */

@@ -52,7 +52,8 @@ export class Telemetry {
     const tracing = cfg.tracing ?? (this.traceAll() ? TRACE_ALL_DEFAULT : undefined);
     const tracer = tracing !== undefined ? this.tracer(tracing) : undefined;
     const logs = cfg.accessLogs ?? [];
-    const accessLog = logs.length > 0 ? new AccessLogger(logs.map((l) => this.sink(l))) : undefined;
+    const sinks = logs.map((l) => this.sink(l)).filter((x): x is AccessLogSink => x !== undefined);
+    const accessLog = sinks.length > 0 ? new AccessLogger(sinks) : undefined;
     if (tracer === undefined && accessLog === undefined) return undefined;
     return { tracer, accessLog };
   }
@@ -71,11 +72,12 @@ export class Telemetry {
     return new HttpTracer(this.pipeline, cfg);
   }
 
-  private sink(cfg: AccessLogConfig): AccessLogSink {
+  private sink(cfg: AccessLogConfig): AccessLogSink | undefined {
     const key = cfg.sink.kind === "file" ? `file:${cfg.sink.path}` : cfg.sink.kind;
     let s = this.sinks.get(key);
-    if (s === undefined) {
+    if (s === undefined || s.dead) {
       s = openSink(cfg);
+      if (s === undefined) return undefined;
       this.sinks.set(key, s);
     }
     return s;

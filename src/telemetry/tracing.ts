@@ -301,33 +301,27 @@ export class HttpTracer {
     }
     const path = (headers[":path"]) ?? "/";
     const method = (headers[":method"]) ?? "GET";
-    const attrs: Attributes = {
-      "http.request.method": method,
-      "url.path": path,
-      "url.scheme": (headers[":scheme"]) ?? "http",
-      "node_id": p.env.nodeId,
-      "component": "proxy",
-    };
+    // What every span of the request carries; the SERVER span adds the downstream side, each CLIENT
+    // span its upstream host (attribute count is most of a span's cost: keep them few).
+    let name = method;
+    let common: Attributes;
+    if (isGrpc) {
+      const slash = path.lastIndexOf("/");
+      const service = path.slice(1, slash > 0 ? slash : undefined);
+      const rpcMethod = slash > 0 ? path.slice(slash + 1) : "";
+      name = `${service}/${rpcMethod}`;
+      common = { "http.request.method": method, "url.path": path, "rpc.system": "grpc", "rpc.service": service, "rpc.method": rpcMethod };
+    } else {
+      common = { "http.request.method": method, "url.path": path };
+    }
+    const attrs: Attributes = { ...common, "node_id": p.env.nodeId };
     const authority = (headers[":authority"]) ?? headers.host;
     if (authority !== undefined) attrs["server.address"] = hostOf(authority);
     if (peer !== undefined) attrs["network.peer.address"] = peer;
     const ua = headers["user-agent"];
     if (ua !== undefined) attrs["user_agent.original"] = ua;
-    const rid = headers["x-request-id"];
-    if (typeof rid === "string") attrs["guid:x-request-id"] = rid;
-    let name = method;
-    if (isGrpc) {
-      const slash = path.lastIndexOf("/");
-      const service = path.slice(1, slash > 0 ? slash : undefined);
-      const rpcMethod = slash > 0 ? path.slice(slash + 1) : "";
-      attrs["rpc.system"] = "grpc";
-      attrs["rpc.service"] = service;
-      attrs["rpc.method"] = rpcMethod;
-      name = `${service}/${rpcMethod}`;
-    }
-    const kind = SpanKind.SERVER;
-    const span = this.tracer.startSpan(name, { kind, attributes: attrs }, parent);
-    return new RequestTrace(this, span, name, attrs, b3);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes: attrs }, parent);
+    return new RequestTrace(this, span, name, common, b3);
   }
 
   /** @internal */
@@ -389,11 +383,9 @@ export class RequestTrace {
       "server.address": hostAddress,
       "server.port": hostPort,
       "network.peer.address": hostAddress,
-      "network.peer.port": hostPort,
       "upstream_cluster": cluster,
       "upstream_address": `${hostAddress}:${hostPort}`,
     };
-    delete attrs["user_agent.original"];
     if (n > 0) attrs["http.request.resend_count"] = n;
     this.client = this.tracer.startClient(this.name, attrs, this.span);
     this.tracer.inject(this.client, headers, this.b3);
@@ -428,14 +420,11 @@ export class RequestTrace {
     const attrs: Attributes = {
       "response_flags": r.flag === "" ? "-" : r.flag,
       "retry.count": r.retryCount,
-      "request_size": r.bytesReceived,
-      "response_size": r.bytesSent,
     };
     if (r.responseStatus > 0) attrs["http.response.status_code"] = r.responseStatus;
     if (r.grpcStatus !== undefined) attrs["rpc.grpc.status_code"] = r.grpcStatus;
     if (r.upstreamCluster !== undefined) attrs["upstream_cluster"] = r.upstreamCluster;
     if (r.upstreamHost !== undefined) attrs["upstream_address"] = r.upstreamHost;
-    if (r.retryCount > 0) attrs["http.request.resend_count"] = r.retryCount;
     if (r.requestId !== undefined) attrs["guid:x-request-id"] = r.requestId;
     s.setAttributes(attrs);
     const grpcError = r.grpcStatus !== undefined && r.grpcStatus !== 0;

@@ -68,7 +68,7 @@ void describe("access log", { timeout: 60_000 }, () => {
         { echo: echo.port, dead },
       ),
       // Tracing on, exporting nowhere: the access log still gets each request's trace id.
-      { env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${dead}`, OTEL_BSP_MAX_QUEUE_SIZE: "8" } },
+      { env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${dead}`, OTEL_BSP_MAX_QUEUE_SIZE: "8", OTEL_EXPORTER_OTLP_TIMEOUT: "500" } },
     );
     const client = createEchoClient(sc.port("outbound"));
     try {
@@ -143,6 +143,26 @@ void describe("access log", { timeout: 60_000 }, () => {
       );
       assert.equal(lines.length, 3);
       assert.ok(lines.every((l) => l.trace_id === null && l.response_code === 200));
+    } finally {
+      client.close();
+      await sc.stop();
+    }
+  });
+
+  void it("an unwritable access log path does not stop the proxy", async () => {
+    const notADir = join(dir, "plain-file");
+    await writeFile(notADir, "");
+    const sc = await startSidecar(
+      bootstrapWith(
+        { access_log: [{ name: "envoy.access_loggers.file", typed_config: { "@type": FILE_LOG, path: join(notADir, "access.log") } }] },
+        { echo: echo.port, dead },
+      ),
+    );
+    const client = createEchoClient(sc.port("outbound"));
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await unary(client, { message: "x" })).status.code, grpc.status.OK);
+      assert.match(sc.stderr(), /access log .*access\.log disabled/);
+      assert.equal(sc.proc.exitCode, null, "still running");
     } finally {
       client.close();
       await sc.stop();
