@@ -74,7 +74,7 @@ export interface MeshWatch {
 
 /** Tuning for tests. */
 export interface MeshWatchOptions {
-  /** Quiet time after the last file event before re-reading, ms (default 25: a push waits on it). */
+  /** Quiet time after the last file event before re-reading, ms (default 100). */
   readonly debounceMs?: number;
 }
 
@@ -90,7 +90,7 @@ export function watchMeshFile(
   onChange: (r: MeshValidation) => void,
   options: MeshWatchOptions = {},
 ): MeshWatch {
-  const debounceMs = options.debounceMs ?? 25;
+  const debounceMs = options.debounceMs ?? 100;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let lastText: string | undefined;
@@ -131,9 +131,7 @@ export function watchMeshFile(
     lastText = undefined;
   }
 
-  // chokidar's atomic delay folds unlink + add of a rename-save; 25 ms instead of its 100 ms default, since
-  // rename(2) replaces the file in one step and the debounce folds the rest.
-  const watcher = watch(file, { ignoreInitial: true, atomic: 25, persistent: true });
+  const watcher = watch(file, { ignoreInitial: true, atomic: true, persistent: true });
   watcher.on("add", schedule).on("change", schedule).on("unlink", schedule);
   const ready = new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
 
