@@ -109,6 +109,7 @@ export class RouterCall implements PoolWaiter {
   startPerfMs = 0;
   private grpcStatusSeen: string | string[] | number | undefined;
   private respBytes = 0;
+  private peer: string | undefined;
   /** performance.now() when the current attempt started (cluster upstream_rq_time). */
   private attemptStartedAt = 0;
 
@@ -125,7 +126,9 @@ export class RouterCall implements PoolWaiter {
     if (t !== undefined) {
       this.startTimeMs = Date.now();
       this.startPerfMs = performance.now();
-      this.trace = t.tracer?.start(reqHeaders, isGrpc, downstreamAddress(ds));
+      // Read now: a closed HTTP/2 stream no longer knows its session.
+      this.peer = downstreamAddress(ds);
+      this.trace = t.tracer?.start(reqHeaders, isGrpc, this.peer);
     }
   }
 
@@ -160,7 +163,7 @@ export class RouterCall implements PoolWaiter {
     return typeof id === "string" ? id : undefined;
   }
   get downstreamAddress(): string | undefined {
-    return downstreamAddress(this.ds);
+    return this.peer;
   }
   get protocol(): string {
     return downstreamProtocol(this.ds);
