@@ -395,9 +395,14 @@ export class RouterCall implements PoolWaiter {
   private readonly onReqEnd = (): void => {
     if (this.reqEnded) return;
     this.reqEnded = true;
-    // node ends a reset stream's readable side just before it reports the reset; wait a loop turn
-    // so that a client's cancel reaches the upstream as RST_STREAM, never as END_STREAM.
-    setImmediate(this.forwardReqEnd);
+    // node ends a reset stream's readable side before it reports the reset, which its native side
+    // defers to a later loop iteration: wait two turns so that a client's cancel reaches the upstream
+    // as RST_STREAM, never as END_STREAM.
+    setImmediate(this.forwardReqEndSoon);
+  };
+
+  private readonly forwardReqEndSoon = (): void => {
+    if (!this.done) setImmediate(this.forwardReqEnd);
   };
 
   private readonly forwardReqEnd = (): void => {
