@@ -76,3 +76,43 @@ export async function startControlPlane(
     output: () => out,
   };
 }
+
+/** Options of a sidecar bootstrap that takes everything from the discovery server over ADS. */
+export interface AdsBootstrapOptions {
+  /** node.id (default frontend-1). */
+  nodeId?: string;
+  /** node.cluster (default frontend): selects the mesh listeners the sidecar gets. */
+  nodeCluster?: string;
+  /** Incremental xDS (DELTA_GRPC) instead of state of the world. */
+  delta?: boolean;
+  /** lds_config/cds_config initial_fetch_timeout, e.g. "1s" (default: Envoy's 15 s). */
+  initialFetchTimeout?: string;
+}
+
+/** A sidecar bootstrap whose listeners and clusters all come from the discovery server at `xdsPort`. */
+export function adsSidecarBootstrap(xdsPort: number, opts: AdsBootstrapOptions = {}): string {
+  const fetch = opts.initialFetchTimeout === undefined ? "" : `, initial_fetch_timeout: ${opts.initialFetchTimeout}`;
+  return `
+node: { id: ${opts.nodeId ?? "frontend-1"}, cluster: ${opts.nodeCluster ?? "frontend"} }
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
+dynamic_resources:
+  ads_config:
+    api_type: ${opts.delta === true ? "DELTA_GRPC" : "GRPC"}
+    transport_api_version: V3
+    grpc_services: [ { envoy_grpc: { cluster_name: xds } } ]
+  lds_config: { ads: {}${fetch} }
+  cds_config: { ads: {}${fetch} }
+static_resources:
+  clusters:
+  - name: xds
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }
+    load_assignment:
+      cluster_name: xds
+      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } } ] } ]
+`;
+}

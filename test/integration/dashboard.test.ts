@@ -18,7 +18,7 @@ import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { adsSidecarBootstrap, startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
 import { createEchoClient, echoServiceDefinition, type EchoClient, type EchoResponse } from "../helpers/echo-proto.js";
 import { startEchoServer, type EchoServer } from "../helpers/echo-server.js";
 import { unary } from "../helpers/grpc-client.js";
@@ -108,31 +108,6 @@ listeners:
 `;
 }
 
-function sidecarBootstrap(xdsPort: number): string {
-  return `
-node: { id: frontend-1, cluster: frontend }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
-dynamic_resources:
-  ads_config:
-    api_type: GRPC
-    transport_api_version: V3
-    grpc_services: [ { envoy_grpc: { cluster_name: xds } } ]
-  lds_config: { ads: {} }
-  cds_config: { ads: {} }
-static_resources:
-  clusters:
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: xds
-      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } } ] } ]
-`;
-}
 
 async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
   const end = Date.now() + ms;
@@ -193,7 +168,7 @@ void describe("mesh dashboard in headless Chromium", { timeout: 120_000 }, () =>
     const listenerPort = await freePort();
     const mesh = meshYaml([good.port, flaky.port], listenerPort);
     cp = await startControlPlane(mesh);
-    sc = await startSidecar(sidecarBootstrap(cp.xdsPort));
+    sc = await startSidecar(adsSidecarBootstrap(cp.xdsPort));
     const cl = (client = createEchoClient(listenerPort));
     await until("the listener from mesh.yaml to serve", 10_000, async () => (await unary(cl, { message: "hi" }, { deadlineMs: 1000 })).status.code === grpc.status.OK);
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { after, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { adsSidecarBootstrap, startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
 import { createEchoClient, type EchoClient } from "../helpers/echo-proto.js";
 import { startEchoServer, type EchoServer } from "../helpers/echo-server.js";
 import { unary } from "../helpers/grpc-client.js";
@@ -46,31 +46,6 @@ listeners:
 `;
 }
 
-function sidecarBootstrap(xdsPort: number, delta: boolean): string {
-  return `
-node: { id: frontend-1, cluster: frontend }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
-dynamic_resources:
-  ads_config:
-    api_type: ${delta ? "DELTA_GRPC" : "GRPC"}
-    transport_api_version: V3
-    grpc_services: [ { envoy_grpc: { cluster_name: xds } } ]
-  lds_config: { ads: {} }
-  cds_config: { ads: {} }
-static_resources:
-  clusters:
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: xds
-      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } } ] } ]
-`;
-}
 
 /** Polls `check` every 20 ms until it returns true or `ms` pass. */
 async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
@@ -126,7 +101,7 @@ for (const delta of [false, true]) {
       const [a, b, c] = backends as [EchoServer, EchoServer, EchoServer];
       const listenerPort = await freePort();
       cp = await startControlPlane(meshYaml([a, b], listenerPort));
-      sc = await startSidecar(sidecarBootstrap(cp.xdsPort, delta));
+      sc = await startSidecar(adsSidecarBootstrap(cp.xdsPort, { delta }));
       client = createEchoClient(listenerPort);
       const cl = client;
       await until("the listener from mesh.yaml to serve", 10_000, async () => {

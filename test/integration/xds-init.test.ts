@@ -6,35 +6,13 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { after, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { adsSidecarBootstrap, startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
 import { createEchoClient } from "../helpers/echo-proto.js";
 import { startEchoServer, type EchoServer } from "../helpers/echo-server.js";
 import { unary } from "../helpers/grpc-client.js";
 import { startSidecar, type Sidecar } from "../helpers/sidecar.js";
 import { closedPort } from "../helpers/util.js";
 
-function bootstrap(xdsPort: number, initialFetchTimeout: string): string {
-  return `
-node: { id: init-1, cluster: frontend }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: 0 } } }
-dynamic_resources:
-  ads_config: { api_type: GRPC, grpc_services: [ { envoy_grpc: { cluster_name: xds } } ] }
-  lds_config: { ads: {}, initial_fetch_timeout: ${initialFetchTimeout} }
-  cds_config: { ads: {}, initial_fetch_timeout: ${initialFetchTimeout} }
-static_resources:
-  clusters:
-  - name: xds
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: xds
-      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } } ] } ]
-`;
-}
 
 async function readyStatus(sc: Sidecar): Promise<number> {
   return (await fetch(`http://127.0.0.1:${sc.adminPort}/ready`)).status;
@@ -56,7 +34,7 @@ void describe("xDS initialisation and /ready", { timeout: 60_000 }, () => {
   });
 
   void it("without a discovery server: 503 until initial_fetch_timeout, then 200", async () => {
-    const sc = await startSidecar(bootstrap(await closedPort(), "1s"));
+    const sc = await startSidecar(adsSidecarBootstrap(await closedPort(), { nodeId: "init-1", initialFetchTimeout: "1s" }));
     cleanups.push(() => sc.stop());
     assert.equal(await readyStatus(sc), 503, "not ready before anything arrived");
     await pollReady(sc, 5000);
@@ -88,7 +66,7 @@ listeners:
     route: r
 `);
     cleanups.push(() => cp.kill());
-    const sc = await startSidecar(bootstrap(cp.xdsPort, "30s"));
+    const sc = await startSidecar(adsSidecarBootstrap(cp.xdsPort, { nodeId: "init-1", initialFetchTimeout: "30s" }));
     cleanups.push(() => sc.stop());
     await pollReady(sc, 10_000);
     const client = createEchoClient(port);
