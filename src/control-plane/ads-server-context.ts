@@ -8,6 +8,7 @@ import { PUSH_ORDER, TypeUrl } from "../xds/type-urls.js";
 import type { EncodedBodies } from "./ads-server-encoding.js";
 import type { AdsMetrics } from "./ads-server-metrics.js";
 import type { NodeRegistry } from "./node-registry.js";
+import type { PushTracer } from "../telemetry/push-tracer.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
 
 /** Dependencies of a stream handler. */
@@ -24,6 +25,8 @@ export interface StreamContext {
   readonly controlPlaneId: string;
   /** Response encodings shared by the streams of a node group (only the nonce differs). */
   readonly bodies: EncodedBodies;
+  /** A span per push (until ACK/NACK), when tracing is configured. */
+  readonly pushTracer?: PushTracer | undefined;
 }
 
 const KNOWN_TYPES = new Set<string>(PUSH_ORDER);

@@ -13,6 +13,7 @@ import { failStream, isServedType, onStreamFinished, type StreamContext } from "
 import type { StreamKind, StreamRecord } from "./node-registry.js";
 import type { Snapshot } from "./snapshot.js";
 import type { SnapshotWatch } from "./snapshot-cache.js";
+import type { PushSpan } from "../telemetry/push-tracer.js";
 
 /** The fields of a SotW or delta request the session reads. */
 interface AdsRequest {
@@ -42,6 +43,8 @@ export class AdsStreamSession<Req extends AdsRequest, Res> {
   private readonly openedAt = performance.now();
   private nonceCounter = 0;
   private closed = false;
+  /** Pushes waiting for their ACK or NACK, when pushes are traced. */
+  private readonly pushSpans = new Map<TypeUrl, PushSpan>();
 
   /**
    * @param onRequest a request of a served type, after the node is known
@@ -115,6 +118,12 @@ export class AdsStreamSession<Req extends AdsRequest, Res> {
   /** Records and writes a response carrying `version` (version_info / system_version_info). */
   send(typeUrl: TypeUrl, version: string, response: Res): void {
     this.ctx.registry.typeStatus(this.record, typeUrl).versionSent = version;
+    const tracer = this.ctx.pushTracer;
+    if (tracer !== undefined) {
+      this.pushSpans.get(typeUrl)?.end("superseded");
+      const node = this.record.node;
+      this.pushSpans.set(typeUrl, tracer.start({ nodeId: node.id, nodeCluster: node.cluster, stream: this.kind }, typeUrl, version));
+    }
     this.ctx.metrics.pushed(typeUrl);
     this.call.write(response);
   }
@@ -122,12 +131,16 @@ export class AdsStreamSession<Req extends AdsRequest, Res> {
   /** Records an ACK: `version` is what /nodes shows as ACKed; `changeAt` from the acknowledged response. */
   acked(typeUrl: TypeUrl, version: string, changeAt: number | undefined): void {
     this.ctx.registry.typeStatus(this.record, typeUrl).versionAcked = version;
+    this.pushSpans.get(typeUrl)?.end("ack");
+    this.pushSpans.delete(typeUrl);
     this.ctx.metrics.acked(typeUrl, changeAt !== undefined ? performance.now() - changeAt : undefined);
   }
 
   /** Records a NACK of the response that carried `version` (the caller remembers what was rejected). */
   nacked(typeUrl: TypeUrl, version: string, error: string): void {
     const record = this.record;
+    this.pushSpans.get(typeUrl)?.end("nack", error);
+    this.pushSpans.delete(typeUrl);
     this.ctx.registry.typeStatus(record, typeUrl).lastNack = { version, error, time: new Date().toISOString() };
     this.ctx.metrics.nacked(typeUrl);
     this.ctx.log.warn(
@@ -139,6 +152,8 @@ export class AdsStreamSession<Req extends AdsRequest, Res> {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const span of this.pushSpans.values()) span.end("closed");
+    this.pushSpans.clear();
     this.watch?.release();
     if (this.recordValue !== undefined) {
       this.ctx.registry.close(this.recordValue);

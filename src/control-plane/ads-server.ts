@@ -26,6 +26,8 @@ import type { NodeRegistry } from "./node-registry.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
 
 /** What the ADS server serves from and records into. */
+import type { PushTracer } from "../telemetry/push-tracer.js";
+
 export interface AdsServerOptions {
   /** Node snapshots. */
   readonly cache: SnapshotCache;
@@ -37,6 +39,8 @@ export interface AdsServerOptions {
   readonly log: Logger;
   /** DiscoveryResponse.control_plane.identifier; default `pilotfish@<hostname>`. */
   readonly controlPlaneId?: string;
+  /** Traces each push (node, type, version) until its ACK or NACK; absent means no tracing. */
+  readonly pushTracer?: PushTracer | undefined;
 }
 
 /** The generated service, with response serializers that reuse the streams' pre-encoded bodies. */
@@ -64,6 +68,7 @@ export class AdsServer {
       log: options.log,
       controlPlaneId: options.controlPlaneId ?? `pilotfish@${hostname()}`,
       bodies: new EncodedBodies(),
+      pushTracer: options.pushTracer,
     };
     // ADS streams live as long as the sidecar; keepalive lets a dead peer be noticed and its state freed.
     this.server = new Server({

@@ -8,6 +8,8 @@ import { performance } from "node:perf_hooks";
 import { ErrorCode, formatFieldErrors, PilotfishError, type FieldError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { AdsServer } from "./ads-server.js";
+import { hostname } from "node:os";
+import { PushTracer } from "../telemetry/push-tracer.js";
 import { AdsMetrics } from "./ads-server-metrics.js";
 import { controlPlaneAdminPort, startControlPlaneAdmin, stopControlPlaneAdmin } from "./admin-server.js";
 import type { MeshConfig } from "./mesh/mesh-model.js";
@@ -63,6 +65,8 @@ const PROBE_NODES: readonly NodeIdentity[] = [
 ];
 
 export class ControlPlane {
+  /** A span per push when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  private readonly pushTracer: PushTracer | undefined;
   /** Streams and their ACK/NACK state. */
   readonly registry = new NodeRegistry();
   /** Prometheus metrics. */
@@ -84,7 +88,14 @@ export class ControlPlane {
       groupKey: (n) => `${n.cluster}\0${String(n.proxyless)}`,
       log: options.log,
     });
-    this.ads = new AdsServer({ cache: this.cache, registry: this.registry, metrics: this.metrics, log: options.log });
+    this.pushTracer = PushTracer.fromEnv(process.env, `pilotfish-control-plane@${hostname()}`);
+    this.ads = new AdsServer({
+      cache: this.cache,
+      registry: this.registry,
+      metrics: this.metrics,
+      log: options.log,
+      pushTracer: this.pushTracer,
+    });
   }
 
   /**
@@ -127,6 +138,7 @@ export class ControlPlane {
     await this.meshWatch?.close();
     await this.ads.stop();
     if (this.admin !== undefined) await stopControlPlaneAdmin(this.admin);
+    await this.pushTracer?.shutdown();
   }
 
   /** The mesh in force and the last rejected edit (GET /config). */
