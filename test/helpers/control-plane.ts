@@ -116,3 +116,41 @@ static_resources:
       endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } } ] } ]
 `;
 }
+
+/** The usual test mesh: upstream "echo" (gRPC) on `ports`, route "echo-route" for every host, listener "echo". */
+export interface EchoMeshOptions {
+  /** Backend ports on 127.0.0.1. */
+  readonly ports: readonly number[];
+  /** The listener's port (default 15001). */
+  readonly listenerPort?: number;
+  /** More keys of the upstream, each line indented four spaces (e.g. `    retries: 1`). */
+  readonly upstream?: readonly string[];
+  /** More rules before the catch-all, each line indented six spaces. */
+  readonly rules?: readonly string[];
+  /** `nodes: {cluster}` of the listener; absent means every node. */
+  readonly listenerNodeCluster?: string;
+}
+
+export function echoMeshYaml(o: EchoMeshOptions): string {
+  return [
+    "upstreams:",
+    "  - name: echo",
+    "    protocol: grpc",
+    "    nodes:",
+    ...o.ports.map((p) => `      - address: 127.0.0.1:${p}`),
+    ...(o.upstream ?? []),
+    "routes:",
+    "  - name: echo-route",
+    '    hosts: ["*"]',
+    "    rules:",
+    ...(o.rules ?? []),
+    "      - match: { prefix: / }",
+    "        upstream: echo",
+    "listeners:",
+    "  - name: echo",
+    `    address: 127.0.0.1:${o.listenerPort ?? 15001}`,
+    "    route: echo-route",
+    ...(o.listenerNodeCluster === undefined ? [] : [`    nodes: { cluster: ${o.listenerNodeCluster} }`]),
+    "",
+  ].join("\n");
+}

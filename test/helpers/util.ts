@@ -241,3 +241,8 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
 }
+
+/** Polls `check` until it is true, failing after `ms` with "timed out ... waiting for <what>" (pollUntil, shorter). */
+export async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
+  await pollUntil(async () => (await check()) || undefined, { timeoutMs: ms, intervalMs: 20, label: what });
+}

@@ -2,6 +2,7 @@
  * `pilotfish control-plane` as a process: ready line with both ports, pushes on a good mesh.yaml edit,
  * keeps the last good mesh on a bad one (error on /config), exit 0 on SIGTERM, exit 2 on a bad mesh.
  */
+import { echoMeshYaml } from "../helpers/control-plane.js";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -14,26 +15,9 @@ import { CLI_MAIN, NODE_BIN } from "../helpers/sidecar.js";
 import { REPO_ROOT } from "../helpers/util.js";
 import { SotwClient, testNode } from "../unit/control-plane/ads-harness.js";
 
-function mesh(ports: number[], extra = ""): string {
-  return [
-    "upstreams:",
-    "  - name: echo",
-    "    protocol: grpc",
-    "    nodes:",
-    ...ports.map((p) => `      - address: 127.0.0.1:${p}`),
-    extra,
-    "routes:",
-    "  - name: echo-route",
-    '    hosts: ["*"]',
-    "    rules:",
-    "      - match: { prefix: / }",
-    "        upstream: echo",
-    "listeners:",
-    "  - name: echo",
-    "    address: 127.0.0.1:15001",
-    "    route: echo-route",
-    "",
-  ].join("\n");
+
+function mesh(ports: number[], extra?: string): string {
+  return echoMeshYaml({ ports, upstream: extra === undefined ? [] : [extra] });
 }
 
 /** Replaces the file by rename, as editors do. */

@@ -18,12 +18,12 @@ import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { adsSidecarBootstrap, startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { adsSidecarBootstrap, type ControlPlane, echoMeshYaml, startControlPlane } from "../helpers/control-plane.js";
 import { createEchoClient, echoServiceDefinition, type EchoClient, type EchoResponse } from "../helpers/echo-proto.js";
 import { startEchoServer, type EchoServer } from "../helpers/echo-server.js";
 import { unary } from "../helpers/grpc-client.js";
 import { NODE_BIN, startSidecar, type Sidecar } from "../helpers/sidecar.js";
-import { REPO_ROOT } from "../helpers/util.js";
+import { REPO_ROOT, until } from "../helpers/util.js";
 
 const CHROMIUM = process.env.PILOTFISH_CHROMIUM ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -79,44 +79,20 @@ async function startSwitchableBackend(): Promise<{ port: number; fail(): void; c
   };
 }
 
-function meshYaml(ports: readonly number[], listenerPort: number): string {
-  return `
-upstreams:
-  - name: echo
-    protocol: grpc
-    nodes:
-${ports.map((p) => `      - address: 127.0.0.1:${p}\n        weight: 1`).join("\n")}
-    balance: least_request
-    connectTimeout: 1s
-    retries: 1
-    outlierDetection:
-      consecutive5xx: 3
-      interval: 1s
-      baseEjectionTime: 60s
-      maxEjectionPercent: 50
-routes:
-  - name: echo-route
-    hosts: ["*"]
-    rules:
-      - match: { prefix: / }
-        upstream: echo
-listeners:
-  - name: echo
-    address: 127.0.0.1:${listenerPort}
-    route: echo-route
-    nodes: { cluster: frontend }
-`;
-}
 
 
-async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
+
+/** Least request with one retry, and outlier detection quick to eject and slow to return. */
+const DASHBOARD_UPSTREAM = [
+  "    balance: least_request",
+  "    connectTimeout: 1s",
+  "    retries: 1",
+  "    outlierDetection:",
+  "      consecutive5xx: 3",
+  "      interval: 1s",
+  "      baseEjectionTime: 60s",
+  "      maxEjectionPercent: 50",
+];
 
 interface SidecarHost {
   address: { socket_address: { address: string; port_value: number } };
@@ -166,7 +142,7 @@ void describe("mesh dashboard in headless Chromium", { timeout: 120_000 }, () =>
     good = await startEchoServer({ name: "good" });
     flaky = await startSwitchableBackend();
     const listenerPort = await freePort();
-    const mesh = meshYaml([good.port, flaky.port], listenerPort);
+    const mesh = echoMeshYaml({ ports: [good.port, flaky.port], listenerPort, upstream: DASHBOARD_UPSTREAM, listenerNodeCluster: "frontend" });
     cp = await startControlPlane(mesh);
     sc = await startSidecar(adsSidecarBootstrap(cp.xdsPort));
     const cl = (client = createEchoClient(listenerPort));

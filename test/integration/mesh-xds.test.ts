@@ -3,11 +3,12 @@
  * bad edits and a killed server lose no call, and a resource the sidecar cannot accept is NACKed and
  * never re-sent. Runs over state-of-the-world and delta xDS.
  */
+import { until } from "../helpers/util.js";
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { after, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { adsSidecarBootstrap, startControlPlane, type ControlPlane } from "../helpers/control-plane.js";
+import { adsSidecarBootstrap, type ControlPlane, echoMeshYaml, startControlPlane } from "../helpers/control-plane.js";
 import { createEchoClient, type EchoClient } from "../helpers/echo-proto.js";
 import { startEchoServer, type EchoServer } from "../helpers/echo-server.js";
 import { unary } from "../helpers/grpc-client.js";
@@ -21,43 +22,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function meshYaml(backends: readonly EchoServer[], listenerPort: number, extraRule = ""): string {
-  return `
-upstreams:
-  - name: echo
-    protocol: grpc
-    nodes:
-${backends.map((b) => `      - address: 127.0.0.1:${b.port}\n        weight: 1`).join("\n")}
-    balance: least_request
-    connectTimeout: 1s
-    retries: 1
-routes:
-  - name: echo-route
-    hosts: ["*"]
-    rules:
-${extraRule}
-      - match: { prefix: / }
-        upstream: echo
-listeners:
-  - name: echo
-    address: 127.0.0.1:${listenerPort}
-    route: echo-route
-    nodes: { cluster: frontend }
-`;
-}
 
 
-/** Polls `check` every 20 ms until it returns true or `ms` pass. */
-async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
 
 /** Unary calls in a loop on `lanes` lanes until stopped; counts outcomes. */
+/** The mesh of these tests: backends, and an optional extra rule (lines indented six spaces). */
+function meshYaml(backends: readonly EchoServer[], listenerPort: number, extraRule?: string): string {
+  return echoMeshYaml({
+    ports: backends.map((b) => b.port),
+    listenerPort,
+    upstream: ["    balance: least_request", "    connectTimeout: 1s", "    retries: 1"],
+    rules: extraRule === undefined ? [] : [extraRule],
+    listenerNodeCluster: "frontend",
+  });
+}
+
 function steadyTraffic(client: EchoClient, lanes = 2): { stop(): Promise<{ ok: number; failed: string[] }> } {
   let running = true;
   let ok = 0;
