@@ -10,6 +10,11 @@
  * - content the node NACKed is never sent to it again, on this stream or a later one, until the content
  *   changes; the exception is a client that announces no state at all (empty version_info on its first
  *   request: a restarted process), which would otherwise wait forever for any config;
+ * - a new stream presenting, for a wildcard type (LDS/CDS), the version_info this server would send is
+ *   not answered (go-control-plane does the same): versions are content hashes, so a sidecar failing
+ *   over from another replica already holds exactly that. RDS/EDS requests on a new stream are answered
+ *   (the client may have added names after its last response), and an identical response is a
+ *   no-op for the client;
  * - LDS/CDS carry every subscribed resource (all of them for a wildcard); RDS/EDS only the names asked
  *   for; several changed types go out in make-before-break order (CDS, EDS, LDS, RDS).
  */
@@ -48,6 +53,8 @@ interface SotwTypeState {
   sentChangeAt: number | undefined;
   /** The client's first request of this type carried a version_info (it holds some config). */
   clientHasState: boolean;
+  /** version_info of the client's first request of this type on this stream. */
+  clientVersion: string;
 }
 
 /** What a subscription selects from one TypeSnapshot, and the content key of that selection. */
@@ -127,9 +134,10 @@ export class SotwStream {
         sentVersion: "",
         sentChangeAt: undefined,
         clientHasState: req.versionInfo !== "",
+        clientVersion: req.versionInfo,
       };
       this.types.set(typeUrl, state);
-    } else if (req.responseNonce !== state.nonce) {
+    } else if (state.nonce !== undefined && req.responseNonce !== state.nonce) {
       // Stale: the client has not seen our latest response yet and will answer it separately.
       return;
     } else if (state.awaiting) {
@@ -177,6 +185,13 @@ export class SotwStream {
     const selection = selectionOf(typeSnapshot, state);
     const key = selection.key;
     if (!first && key === state.sentKey) return;
+    if (first && state.wildcard && state.clientVersion === typeSnapshot.version) {
+      // The client holds this very content (from this replica before a restart, or from another).
+      state.sentKey = key;
+      state.sentVersion = typeSnapshot.version;
+      this.session.holds(typeUrl, typeSnapshot.version);
+      return;
+    }
     const nacked = ctx.registry.peekNackMemory(record.node.id)?.sotw.get(typeUrl);
     if (key === nacked && (!first || state.clientHasState)) {
       state.sentKey = key;

@@ -6,7 +6,7 @@
  * in ads-server-sotw.ts and delta-stream.ts.
  */
 import { performance } from "node:perf_hooks";
-import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { Metadata, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { Node } from "../gen/envoy/config/core/v3/base.js";
 import { PUSH_ORDER, TYPE_SHORT, type TypeUrl } from "../xds/type-urls.js";
 import { failStream, isServedType, onStreamFinished, type StreamContext } from "./ads-server-context.js";
@@ -57,6 +57,10 @@ export class AdsStreamSession<Req extends AdsRequest, Res> {
     onRequest: (typeUrl: TypeUrl, req: Req) => void,
     private readonly onSnapshotType: (typeUrl: TypeUrl) => void,
   ) {
+    // Response headers now rather than with the first response: a client reconnecting with versions
+    // this server would not change may get no response for a long time, and headers tell it the
+    // stream is up (connected_state, and whether a later break deserves an immediate reconnect).
+    call.sendMetadata(new Metadata());
     call.on("data", (req: Req) => {
       const typeUrl = this.accept(req);
       if (typeUrl !== undefined) onRequest(typeUrl, req);
@@ -126,6 +130,14 @@ export class AdsStreamSession<Req extends AdsRequest, Res> {
     }
     this.ctx.metrics.pushed(typeUrl);
     this.call.write(response);
+  }
+
+  /**
+   * Records that the client already holds `version` (it presented it on a new stream and nothing
+   * newer is due), as /nodes shows an ACK; no push happened, so no metrics or spans.
+   */
+  holds(typeUrl: TypeUrl, version: string): void {
+    this.ctx.registry.typeStatus(this.record, typeUrl).versionAcked = version;
   }
 
   /** Records an ACK: `version` is what /nodes shows as ACKed; `changeAt` from the acknowledged response. */

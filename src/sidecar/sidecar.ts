@@ -8,7 +8,7 @@ import type { Logger } from "../common/logger.js";
 import type { Bootstrap, ListenerConfig, RouteConfig } from "../config/model.js";
 import { Listener } from "../listener/listener.js";
 import { RouteTable } from "../router/route-table.js";
-import { StatsStore } from "../stats/stats-store.js";
+import { StatsStore, type Counter } from "../stats/stats-store.js";
 import { installTelemetry, Telemetry } from "../telemetry/telemetry.js";
 import { ClusterManager } from "../upstream/cluster-manager.js";
 import { adminPort, startAdminServer } from "../admin/admin-server.js";
@@ -41,6 +41,8 @@ export class Sidecar implements ListenerHost {
   private healthFailed = false;
   private drainPromise: Promise<void> | undefined;
   private readonly pendingBinds = new Set<Promise<unknown>>();
+  /** Envoy's listener_manager.listener_added / _modified / _removed / _in_place_updated. */
+  private readonly listenerCounters: { readonly added: Counter; readonly modified: Counter; readonly removed: Counter; readonly inPlace: Counter };
 
   constructor(
     readonly bootstrap: Bootstrap,
@@ -53,6 +55,14 @@ export class Sidecar implements ListenerHost {
     installTelemetry(this.telemetry);
     for (const c of bootstrap.clusters) this.clusters.addOrUpdate(c);
     for (const l of bootstrap.listeners) this.listeners.set(l.name, new Listener(l, this.clusters, random, this.stats));
+    const c = (n: string): Counter => this.stats.counter(`listener_manager.${n}`);
+    this.listenerCounters = {
+      added: c("listener_added"),
+      modified: c("listener_modified"),
+      removed: c("listener_removed"),
+      inPlace: c("listener_in_place_updated"),
+    };
+    this.listenerCounters.added.value += bootstrap.listeners.length;
   }
 
   /** Binds static listeners and admin, then opens the ADS stream if the bootstrap has one. */
@@ -85,10 +95,9 @@ export class Sidecar implements ListenerHost {
   private startAds(): void {
     const dyn = this.bootstrap.dynamicResources;
     if (dyn === undefined) return;
-    const adsCluster = this.clusters.get(dyn.adsClusterName);
-    const host = adsCluster?.hosts[0];
-    if (host === undefined) {
-      this.log.error({ cluster: dyn.adsClusterName }, "ADS cluster has no endpoint; running on static config only");
+    const adsClusterName = dyn.adsClusterName;
+    if (this.clusters.get(adsClusterName) === undefined) {
+      this.log.error({ cluster: adsClusterName }, "ADS cluster does not exist; running on static config only");
       return;
     }
     const wildcard: TypeUrl[] = [];
@@ -98,7 +107,16 @@ export class Sidecar implements ListenerHost {
     this.dynamic = config;
     config.startInitTimer(dyn.initialFetchTimeoutMs ?? 15_000);
     this.ads = new AdsClient(
-      { target: host.key, node: this.bootstrap.node, log: this.log, stats: this.stats, random: this.random, delta: dyn.delta, adminAddress: this.boundAdminAddress() },
+      {
+        // Every endpoint of the xDS cluster (replicas), read at each reconnect: the client fails over in turn.
+        targets: () => this.clusters.get(adsClusterName)?.hosts.map((h) => h.key) ?? [],
+        node: this.bootstrap.node,
+        log: this.log,
+        stats: this.stats,
+        random: this.random,
+        delta: dyn.delta,
+        adminAddress: this.boundAdminAddress(),
+      },
       config,
       wildcard,
     );
@@ -122,13 +140,16 @@ export class Sidecar implements ListenerHost {
       existing.config.address.address === config.address.address &&
       existing.config.address.port === config.address.port &&
       (existing.config.tls === undefined) === (config.tls === undefined);
+    if (existing !== undefined) this.listenerCounters.modified.inc();
+    else this.listenerCounters.added.inc();
     if (existing !== undefined && sameAddress) {
+      this.listenerCounters.inPlace.inc();
       existing.update(config);
       if (routes !== undefined) existing.cm.routeTable = new RouteTable(routes);
       this.log.info({ listener: config.name }, "listener updated");
       return;
     }
-    if (existing !== undefined) this.removeListener(config.name);
+    if (existing !== undefined) this.dropListener(config.name);
     if (this.draining) return;
     const l = new Listener(config, this.clusters, this.random, this.stats);
     if (routes !== undefined) l.cm.routeTable = new RouteTable(routes);
@@ -153,12 +174,18 @@ export class Sidecar implements ListenerHost {
   }
 
   removeListener(name: string): void {
+    if (this.dropListener(name)) this.listenerCounters.removed.inc();
+  }
+
+  /** Stops and drains a listener; false if there was none. */
+  private dropListener(name: string): boolean {
     const l = this.listeners.get(name);
-    if (l === undefined) return;
+    if (l === undefined) return false;
     this.listeners.delete(name);
     this.ports.delete(name);
     this.log.info({ listener: name }, "listener removed; draining");
     void l.drain(l.config.hcm.drainTimeoutMs);
+    return true;
   }
 
   runs(name: string, config: ListenerConfig): boolean {

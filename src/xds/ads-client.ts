@@ -6,13 +6,15 @@
  * resources. Valid resources of a response are applied even when others in it are invalid (as
  * Envoy's CDS and gRPC do); the invalid ones are NACKed with every error, naming resource and field,
  * and keep their last good value. When the stream breaks, everything stays in force and the client
- * reconnects with jittered exponential backoff (0.5 s to 30 s), re-subscribing every type with its
- * last accepted version, so the server can skip what the client already has.
+ * reconnects, to the next endpoint of the xDS cluster (replicas; see server-rotation.ts for when it
+ * waits the jittered backoff, 0.5 s to 30 s), re-subscribing every type with its last accepted
+ * version(s), so the server (any replica: versions are content hashes) can skip what the client
+ * already has. A response identical to what is held changes nothing: no rebuild, no config_reload.
  */
 import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../common/logger.js";
-import type { Random } from "../common/clock.js";
+import { systemClock, type Clock, type Random } from "../common/clock.js";
 import type { NodeInfo } from "../config/model.js";
 import { AggregatedDiscoveryServiceClient } from "../gen/envoy/service/discovery/v3/ads.js";
 import type {
@@ -25,6 +27,7 @@ import type { Any } from "../gen/google/protobuf/any.js";
 import type { Node } from "../gen/envoy/config/core/v3/base.js";
 import type { StatsStore, Counter, Gauge } from "../stats/stats-store.js";
 import { Backoff } from "./backoff.js";
+import { ServerRotation } from "./server-rotation.js";
 import { decodeResource, type ResourceValues } from "./resource-types.js";
 import { PUSH_ORDER, TYPE_SHORT, TypeUrl } from "./type-urls.js";
 
@@ -56,16 +59,20 @@ interface TypeStats {
   attempt: Counter;
   success: Counter;
   rejected: Counter;
+  /** Envoy's `config_reload`: accepted responses that changed something (not identical re-sends). */
+  reload: Counter;
 }
 
 /** Where and how to reach the discovery server. */
 export interface AdsClientOptions {
-  /** `host:port` of the discovery server. */
-  readonly target: string;
+  /** The discovery server endpoints (`host:port`, the xDS cluster's hosts in order); read at each (re)connect. */
+  readonly targets: () => readonly string[];
   readonly node: NodeInfo;
   readonly log: Logger;
   readonly stats: StatsStore;
   readonly random: Random;
+  /** Time for the stream's uptime and reconnect timers (default: the system clock). */
+  readonly clock?: Clock;
   /** Incremental xDS (DeltaAggregatedResources) instead of state of the world. */
   readonly delta: boolean;
   /** The bound admin address (`host:port`), sent as node.metadata `pilotfish.admin`; absent without admin. */
@@ -85,13 +92,18 @@ const WILDCARD_TYPES: ReadonlySet<TypeUrl> = new Set([TypeUrl.LISTENER, TypeUrl.
 
 export class AdsClient {
   readonly state = new Map<TypeUrl, TypeState>();
-  private readonly client: AggregatedDiscoveryServiceClient;
-  private readonly backoff: Backoff;
+  private client: AggregatedDiscoveryServiceClient | undefined;
+  /** The endpoint `client` dials. */
+  private clientTarget: string | undefined;
+  private readonly rotation: ServerRotation;
+  private readonly clock: Clock;
   private readonly typeStats = new Map<TypeUrl, TypeStats>();
   private readonly connected: Gauge;
   private call: Stream | undefined;
   private nodeSent = false;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  /** When the current stream was established (response headers or a response), if it was. */
+  private establishedAt: number | undefined;
+  private reconnectTimer: ReturnType<Clock["setTimeout"]> | undefined;
   private closed = false;
 
   constructor(
@@ -100,11 +112,8 @@ export class AdsClient {
     /** Types to subscribe to by wildcard from the start (LDS and/or CDS). */
     wildcardTypes: readonly TypeUrl[],
   ) {
-    this.client = new AggregatedDiscoveryServiceClient(opts.target, grpc.credentials.createInsecure(), {
-      "grpc.keepalive_time_ms": 30_000,
-      "grpc.max_receive_message_length": 64 * 1024 * 1024,
-    });
-    this.backoff = new Backoff(500, 30_000, opts.random);
+    this.clock = opts.clock ?? systemClock;
+    this.rotation = new ServerRotation(opts.targets, new Backoff(500, 30_000, opts.random));
     this.connected = opts.stats.gauge("control_plane.connected_state");
     for (const t of PUSH_ORDER) {
       const p = `xds.${TYPE_SHORT[t]}.`;
@@ -112,22 +121,30 @@ export class AdsClient {
         attempt: opts.stats.counter(p + "update_attempt"),
         success: opts.stats.counter(p + "update_success"),
         rejected: opts.stats.counter(p + "update_rejected"),
+        reload: opts.stats.counter(p + "config_reload"),
       });
     }
     for (const t of wildcardTypes) this.typeState(t).names = undefined;
   }
 
-  /** Opens the stream. */
+  /** Opens the stream to the first endpoint. */
   start(): void {
-    this.openStream();
+    const target = this.rotation.first();
+    if (target !== undefined) this.openStream(target);
+    else this.retry(undefined, "the xDS cluster has no endpoint");
   }
 
   /** Closes the stream for good. */
   close(): void {
     this.closed = true;
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    if (this.reconnectTimer !== undefined) this.clock.clearTimeout(this.reconnectTimer);
     this.call?.cancel();
-    this.client.close();
+    this.client?.close();
+  }
+
+  /** The discovery server endpoint of the current (or last) stream. */
+  get server(): string | undefined {
+    return this.rotation.current;
   }
 
   /** Sets the names subscribed for RDS or EDS; sends a request when the set changed. */
@@ -154,13 +171,33 @@ export class AdsClient {
     return st;
   }
 
-  private openStream(): void {
+  /** The grpc-js client for `target`; a client for another endpoint is closed (one channel at a time). */
+  private clientFor(target: string): AggregatedDiscoveryServiceClient {
+    if (this.client !== undefined && this.clientTarget === target) return this.client;
+    this.client?.close();
+    this.clientTarget = target;
+    this.client = new AggregatedDiscoveryServiceClient(target, grpc.credentials.createInsecure(), {
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    });
+    return this.client;
+  }
+
+  private openStream(target: string): void {
     if (this.closed) return;
     const delta = this.opts.delta;
-    const call: Stream = delta ? this.client.deltaAggregatedResources() : this.client.streamAggregatedResources();
+    const client = this.clientFor(target);
+    const call: Stream = delta ? client.deltaAggregatedResources() : client.streamAggregatedResources();
     this.call = call;
     this.nodeSent = false;
+    this.establishedAt = undefined;
     for (const st of this.state.values()) st.requested = false;
+    this.opts.log.info({ server: target, delta }, "xDS stream opening");
+    // Response headers mean the server took the stream, even if it has nothing to send yet (it may
+    // hold nothing newer than the versions we presented).
+    call.on("metadata", () => {
+      if (this.call === call) this.markEstablished();
+    });
     if (delta) call.on("data", (resp: DeltaDiscoveryResponse) => this.onDeltaResponse(resp));
     else call.on("data", (resp: DiscoveryResponse) => this.onResponse(resp));
     call.on("error", (err: grpc.ServiceError) => this.onStreamEnd(call, err.details || err.message));
@@ -178,14 +215,39 @@ export class AdsClient {
     }
   }
 
+  private markEstablished(): void {
+    this.establishedAt ??= this.clock.now();
+    this.connected.value = 1;
+  }
+
   private onStreamEnd(call: Stream, reason: string): void {
     if (this.call !== call) return;
     this.call = undefined;
     this.connected.value = 0;
     if (this.closed) return;
-    const delay = this.backoff.next();
-    this.opts.log.warn({ reason, retry_in_ms: delay }, "xDS stream closed; keeping the last good config");
-    this.reconnectTimer = setTimeout(() => this.openStream(), delay);
+    const upFor = this.establishedAt === undefined ? undefined : this.clock.now() - this.establishedAt;
+    this.retry(upFor, reason);
+  }
+
+  /** Schedules the next attempt (the next endpoint; at once or after the backoff). */
+  private retry(upForMs: number | undefined, reason: string): void {
+    const from = this.rotation.current;
+    const next = this.rotation.next(upForMs);
+    if (next === undefined) {
+      // No endpoint at all (e.g. a DNS cluster that resolved to nothing): look again later.
+      const delay = 5_000;
+      this.opts.log.error({ reason, retry_in_ms: delay }, "xDS cluster has no endpoint; keeping the last good config");
+      this.reconnectTimer = this.clock.setTimeout(() => this.start(), delay);
+      return;
+    }
+    this.opts.log.warn(
+      { reason, server: from, next_server: next.target, retry_in_ms: next.delayMs },
+      "xDS stream closed; keeping the last good config",
+    );
+    this.reconnectTimer = this.clock.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.openStream(next.target);
+    }, next.delayMs);
   }
 
   private send(typeUrl: TypeUrl, version: string, nonce: string, error: string | undefined): void {
@@ -242,8 +304,8 @@ export class AdsClient {
    * not name are gone (RDS and EDS ones go when no longer referenced, through setSubscription).
    */
   private apply(typeUrlText: string, versionInfo: string, nonce: string, items: readonly Incoming[], removedNames: readonly string[] | undefined): void {
-    this.connected.value = 1;
-    this.backoff.reset();
+    this.markEstablished();
+    this.rotation.healthy();
     const typeUrl = typeUrlText as TypeUrl;
     const stats = this.typeStats.get(typeUrl);
     if (stats === undefined) {
@@ -282,7 +344,10 @@ export class AdsClient {
       for (const name of st.resources.keys()) if (!seen.has(name)) removed.push(name);
       for (const name of removed) st.resources.delete(name);
     }
-    if (changed.size > 0 || removed.length > 0) this.handler.onUpdate(typeUrl, changed, removed);
+    if (changed.size > 0 || removed.length > 0) {
+      stats.reload.inc();
+      this.handler.onUpdate(typeUrl, changed, removed);
+    }
     this.handler.onResponse?.(typeUrl);
     const delta = this.opts.delta;
     if (errors.length === 0) {
