@@ -89,8 +89,13 @@ export interface AdsBootstrapOptions {
   initialFetchTimeout?: string;
 }
 
-/** A sidecar bootstrap whose listeners and clusters all come from the discovery server at `xdsPort`. */
-export function adsSidecarBootstrap(xdsPort: number, opts: AdsBootstrapOptions = {}): string {
+/**
+ * A sidecar bootstrap whose listeners and clusters all come from the discovery server at `xdsPort`
+ * (several ports: replicas, the xDS cluster's endpoints in that order).
+ */
+export function adsSidecarBootstrap(xdsPort: number | readonly number[], opts: AdsBootstrapOptions = {}): string {
+  const ports = typeof xdsPort === "number" ? [xdsPort] : xdsPort;
+  const endpoints = ports.map((p) => `{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } } }`).join(", ");
   const fetch = opts.initialFetchTimeout === undefined ? "" : `, initial_fetch_timeout: ${opts.initialFetchTimeout}`;
   return `
 node: { id: ${opts.nodeId ?? "frontend-1"}, cluster: ${opts.nodeCluster ?? "frontend"} }
@@ -113,7 +118,7 @@ static_resources:
         explicit_http_config: { http2_protocol_options: {} }
     load_assignment:
       cluster_name: xds
-      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${xdsPort} } } } } ] } ]
+      endpoints: [ { lb_endpoints: [ ${endpoints} ] } ]
 `;
 }
 
