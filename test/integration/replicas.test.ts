@@ -99,7 +99,7 @@ for (const delta of [false, true]) {
       const mesh = (ports: readonly number[]): string => echoMeshYaml({ ports, listenerPort, listenerNodeCluster: "frontend" });
       const [a, b] = backends as [EchoServer, EchoServer];
       // Two replicas, each with its own copy of the same mesh.yaml (as two pods mounting one ConfigMap).
-      servers.push(await startControlPlane(mesh([a.port, b.port])), await startControlPlane(mesh([a.port, b.port])));
+      servers.push(...(await Promise.all([startControlPlane(mesh([a.port, b.port])), startControlPlane(mesh([a.port, b.port]))])));
       sc = await startSidecar(adsSidecarBootstrap(servers.map((s) => s.xdsPort), { delta }));
       const sidecar = sc;
       client = createEchoClient(listenerPort);
