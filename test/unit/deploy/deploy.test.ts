@@ -1,7 +1,8 @@
 /**
  * deploy/: every Kubernetes manifest parses and each object validates against its Kubernetes schema
  * (kubernetes-models); the pieces agree with each other (ConfigMap names, labels and selectors, ports,
- * the discovery server's address in the bootstraps, mesh.yaml addresses, the Jaeger endpoint); the
+ * the discovery server's address in the bootstraps, mesh.yaml addresses, the Jaeger endpoint, the
+ * discovery server's replicas, disruption budget, service account and its RBAC grants); the
  * bootstraps and mesh.yaml pass Pilotfish's own validation; compose.yaml and the Dockerfile hang together.
  */
 import assert from "node:assert/strict";
@@ -12,7 +13,11 @@ import { fileURLToPath } from "node:url";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
 import { parse, parseAllDocuments } from "yaml";
 import { decodeBootstrap } from "../../../src/config/load-bootstrap.js";
 import type { Bootstrap } from "../../../src/config/model.js";
@@ -45,18 +50,33 @@ interface Container {
   readinessProbe?: { httpGet?: { port: string | number } };
   livenessProbe?: { httpGet?: { port: string | number } };
 }
+interface PodAffinityTerm {
+  topologyKey: string;
+  labelSelector?: { matchLabels?: Record<string, string> };
+}
+interface PodSpec {
+  containers: Container[];
+  volumes?: { name: string; configMap?: { name: string } }[];
+  serviceAccountName?: string;
+  affinity?: { podAntiAffinity?: { preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; podAffinityTerm: PodAffinityTerm }[] } };
+}
 interface K8sObject {
   apiVersion: string;
   kind: string;
   metadata: Meta;
   data?: Record<string, string>;
+  rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+  roleRef?: { apiGroup: string; kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
   spec?: {
+    replicas?: number;
+    minAvailable?: number | string;
     clusterIP?: string;
     selector?: Record<string, string> & { matchLabels?: Record<string, string> };
     ports?: { name?: string; port: number; targetPort?: string | number }[];
     template?: {
       metadata: Meta;
-      spec: { containers: Container[]; volumes?: { name: string; configMap?: { name: string } }[] };
+      spec: PodSpec;
     };
   };
 }
@@ -66,7 +86,14 @@ const MODELS: Record<string, { validate(o: unknown): void }> = {
   "v1/ConfigMap": { validate: (o) => new ConfigMap(o as ConfigMap).validate() },
   "v1/Service": { validate: (o) => new Service(o as Service).validate() },
   "apps/v1/Deployment": { validate: (o) => new Deployment(o as Deployment).validate() },
+  "v1/ServiceAccount": { validate: (o) => new ServiceAccount(o as ServiceAccount).validate() },
+  "policy/v1/PodDisruptionBudget": { validate: (o) => new PodDisruptionBudget(o as PodDisruptionBudget).validate() },
+  "rbac.authorization.k8s.io/v1/ClusterRole": { validate: (o) => new ClusterRole(o as ClusterRole).validate() },
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": { validate: (o) => new ClusterRoleBinding(o as ClusterRoleBinding).validate() },
 };
+
+/** Kinds that live outside any namespace. */
+const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding"]);
 
 function manifestFiles(): string[] {
   return readdirSync(K8S)
@@ -161,7 +188,8 @@ void describe("deploy/kubernetes", () => {
       const key = `${o.kind}/${o.metadata.name}`;
       assert.ok(!seen.has(key), `${key} is defined once`);
       seen.add(key);
-      if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, name, `${key} is in ${name}`);
+      if (!CLUSTER_SCOPED.has(o.kind)) assert.equal(o.metadata.namespace, name, `${key} is in ${name}`);
+      else assert.equal(o.metadata.namespace, undefined, `${key} is cluster-scoped`);
     }
   });
 
@@ -210,6 +238,53 @@ void describe("deploy/kubernetes", () => {
         assert.ok(ok, `Service ${s.metadata.name} port ${p.name}: target ${t} is a container port`);
       }
     }
+  });
+
+  void it("the discovery server runs as replicas: spread, a disruption budget, its own service account with read-only RBAC", () => {
+    const d = deployment("pilotfish-control-plane");
+    const podLabels = d.spec!.template!.metadata.labels ?? {};
+    const selects = (sel: Record<string, string> | undefined): boolean =>
+      sel !== undefined && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => podLabels[k] === v);
+    const replicas = d.spec!.replicas ?? 1;
+    assert.ok(replicas >= 2, `${replicas} replicas`);
+    const pod = d.spec!.template!.spec;
+    const spread = pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+    assert.ok(
+      spread.some((t) => t.podAffinityTerm.topologyKey === "kubernetes.io/hostname" && selects(t.podAffinityTerm.labelSelector?.matchLabels)),
+      "preferred anti-affinity keeps replicas on different nodes when it can",
+    );
+
+    const pdbs = of("PodDisruptionBudget").filter((p) => selects(p.spec!.selector?.matchLabels));
+    assert.equal(pdbs.length, 1, "one PodDisruptionBudget selects the discovery server's pods");
+    const min = pdbs[0].spec!.minAvailable;
+    assert.equal(min, 1);
+    assert.ok(typeof min === "number" && min < replicas, "the budget still lets a node drain");
+
+    // Service account → binding → role, and what the role grants.
+    const sa = pod.serviceAccountName;
+    assert.ok(sa, "the pods run as their own service account");
+    assert.ok(of("ServiceAccount").some((o) => o.metadata.name === sa && o.metadata.namespace === d.metadata.namespace), `ServiceAccount ${sa} exists`);
+    const bindings = of("ClusterRoleBinding").filter((b) =>
+      (b.subjects ?? []).some((s) => s.kind === "ServiceAccount" && s.name === sa && s.namespace === d.metadata.namespace),
+    );
+    assert.equal(bindings.length, 1, `one ClusterRoleBinding binds ${sa}`);
+    const ref = bindings[0].roleRef!;
+    assert.equal(ref.kind, "ClusterRole");
+    assert.equal(ref.apiGroup, "rbac.authorization.k8s.io");
+    const role = of("ClusterRole").find((r) => r.metadata.name === ref.name);
+    assert.ok(role, `ClusterRole ${ref.name} exists`);
+    const grants = (group: string, resource: string): Set<string> =>
+      new Set((role.rules ?? []).filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs));
+    for (const [group, resource] of [["discovery.k8s.io", "endpointslices"], ["", "services"]] as const) {
+      assert.deepEqual([...grants(group, resource)].sort(), ["get", "list", "watch"], `${resource}: read-only, watchable`);
+    }
+    const verbs = new Set((role.rules ?? []).flatMap((r) => r.verbs));
+    for (const v of ["create", "update", "patch", "delete", "*"]) assert.ok(!verbs.has(v), `the role never grants ${v}`);
+
+    // Every replica reachable by name: the headless Service lists each ready pod's xDS port.
+    const headless = of("Service").filter((s) => s.spec!.clusterIP === "None" && selects(s.spec!.selector));
+    assert.equal(headless.length, 1, "one headless Service over the replicas");
+    assert.equal(port(objs, headless[0].metadata.name, "grpc-xds"), port(objs, "pilotfish-control-plane", "grpc-xds"));
   });
 
   void it("bootstraps name the discovery server's Service; mesh.yaml agrees with Services, ports and node clusters", () => {
