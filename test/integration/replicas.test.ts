@@ -96,7 +96,8 @@ for (const delta of [false, true]) {
     void test("killing the connected replica moves the sidecar to the other with no failed call and no config churn", async () => {
       backends.push(await startEchoServer({ name: "a" }), await startEchoServer({ name: "b" }));
       const listenerPort = await freePort();
-      const mesh = (ports: readonly number[]): string => echoMeshYaml({ ports, listenerPort, listenerNodeCluster: "frontend" });
+      const mesh = (ports: readonly number[], upstream: string[] = []): string =>
+        echoMeshYaml({ ports, listenerPort, listenerNodeCluster: "frontend", upstream });
       const [a, b] = backends as [EchoServer, EchoServer];
       // Two replicas, each with its own copy of the same mesh.yaml (as two pods mounting one ConfigMap).
       servers.push(...(await Promise.all([startControlPlane(mesh([a.port, b.port])), startControlPlane(mesh([a.port, b.port]))])));
@@ -176,16 +177,22 @@ for (const delta of [false, true]) {
       assert.deepEqual(pick(afterMove, CHURN), pick(before, CHURN), "the failover changed no config and rebuilt nothing");
       for (const t of ["cds", "eds", "lds", "rds"]) assert.equal(afterMove.get(`xds.${t}.update_rejected`) ?? 0, 0);
 
-      // The counters are live: a real change on the surviving replica is one more EDS reload.
+      // The counters are live, and the replica that sent nothing for CDS still pushes real changes: a new
+      // endpoint and a changed cluster setting are one more EDS and CDS reload and one cluster rebuild.
       const c = await startEchoServer({ name: "c" });
       backends.push(c);
-      await other.writeMesh(mesh([a.port, b.port, c.port]));
-      await until("the new endpoint to be applied", 10_000, async () => {
+      await other.writeMesh(mesh([a.port, b.port, c.port], ["    connectTimeout: 2s"]));
+      const grew = (s: Map<string, number>, name: string): number => (s.get(name) ?? 0) - (before.get(name) ?? 0);
+      await until("the edit to be applied", 10_000, async () => {
         const s = await stats(sidecar);
-        return (s.get("xds.eds.config_reload") ?? 0) === (before.get("xds.eds.config_reload") ?? 0) + 1;
+        return grew(s, "xds.eds.config_reload") === 1 && grew(s, "xds.cds.config_reload") === 1;
       });
       const afterEdit = await stats(sidecar);
-      assert.equal(afterEdit.get("cluster_manager.cluster_modified"), before.get("cluster_manager.cluster_modified"), "endpoints update in place");
+      assert.equal(grew(afterEdit, "cluster_manager.cluster_modified"), 1, "the changed cluster was rebuilt once");
+      assert.equal(grew(afterEdit, "cluster_manager.cluster_added"), 0);
+      assert.equal(grew(afterEdit, "listener_manager.listener_modified"), 0, "the listener did not change");
+      const viaSidecar = await unary(cl, { message: "after the edit" }, { deadlineMs: 2000 });
+      assert.equal(viaSidecar.status.code, grpc.status.OK);
     });
   });
 }
