@@ -3,7 +3,8 @@
  * cluster lists both: killing the replica the sidecar is connected to moves its ADS stream to the other
  * at once, calls through the sidecar keep succeeding, and nothing is rebuilt: the versions are content
  * hashes, identical on both replicas, so the second replica pushes nothing the sidecar already holds
- * (SotW: no LDS/CDS response at all, RDS/EDS identical and a no-op; delta: nothing at all).
+ * (SotW: no LDS/CDS response at all, RDS/EDS identical and a no-op; delta: nothing at all). And a
+ * sidecar whose first xDS endpoint is down from the start gets its config from the next one.
  */
 import assert from "node:assert/strict";
 import * as net from "node:net";
@@ -15,7 +16,7 @@ import { createEchoClient, type EchoClient } from "../helpers/echo-proto.js";
 import { startEchoServer, type EchoServer } from "../helpers/echo-server.js";
 import { unary } from "../helpers/grpc-client.js";
 import { startSidecar, type Sidecar } from "../helpers/sidecar.js";
-import { until } from "../helpers/util.js";
+import { closedPort, until } from "../helpers/util.js";
 
 const NODE_ID = "frontend-1";
 
@@ -196,3 +197,40 @@ for (const delta of [false, true]) {
     });
   });
 }
+
+void describe("an xDS cluster whose first endpoint is down", { timeout: 60_000 }, () => {
+  let cp: ControlPlane | undefined;
+  let sc: Sidecar | undefined;
+  let client: EchoClient | undefined;
+  let backend: EchoServer | undefined;
+  after(async () => {
+    client?.close();
+    await sc?.stop();
+    await cp?.kill();
+    await backend?.close();
+  });
+
+  void test("the sidecar takes its config from the next endpoint", async () => {
+    backend = await startEchoServer({ name: "a" });
+    const listenerPort = await freePort();
+    cp = await startControlPlane(echoMeshYaml({ ports: [backend.port], listenerPort, listenerNodeCluster: "frontend" }));
+    const dead = await closedPort();
+    sc = await startSidecar(adsSidecarBootstrap([dead, cp.xdsPort]));
+    const sidecar = sc;
+    client = createEchoClient(listenerPort);
+    const cl = client;
+    await until("the listener from the second endpoint to serve", 15_000, async () => {
+      const out = await unary(cl, { message: "hello" }, { deadlineMs: 1000 });
+      return out.status.code === grpc.status.OK;
+    });
+    const cpRef = cp;
+    assert.ok((await nodeOn(cpRef)) !== undefined, "the live endpoint lists the sidecar");
+    const closed = sidecar.logs().find((l) => l.msg === "xDS stream closed; keeping the last good config");
+    assert.ok(closed, sidecar.tail());
+    assert.equal(closed.server, `127.0.0.1:${dead}`);
+    assert.equal(closed.next_server, `127.0.0.1:${cp.xdsPort}`);
+    // It never connected: the backoff's first step (250 to 500 ms), not an immediate retry.
+    assert.ok(typeof closed.retry_in_ms === "number" && closed.retry_in_ms >= 250 && closed.retry_in_ms <= 500, String(closed.retry_in_ms));
+    assert.equal((await stats(sidecar)).get("control_plane.connected_state"), 1);
+  });
+});
