@@ -71,7 +71,7 @@ export interface AdsClientOptions {
   readonly log: Logger;
   readonly stats: StatsStore;
   readonly random: Random;
-  /** Time for the stream's uptime and reconnect timers (default: the system clock). */
+  /** Time for the stream's uptime (default: the system clock). */
   readonly clock?: Clock;
   /** Incremental xDS (DeltaAggregatedResources) instead of state of the world. */
   readonly delta: boolean;
@@ -103,7 +103,8 @@ export class AdsClient {
   private nodeSent = false;
   /** When the current stream was established (response headers or a response), if it was. */
   private establishedAt: number | undefined;
-  private reconnectTimer: ReturnType<Clock["setTimeout"]> | undefined;
+  /** A plain (ref'd) timer, unlike Clock's: a sidecar waiting for its first config must not exit. */
+  private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -137,7 +138,7 @@ export class AdsClient {
   /** Closes the stream for good. */
   close(): void {
     this.closed = true;
-    if (this.reconnectTimer !== undefined) this.clock.clearTimeout(this.reconnectTimer);
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.call?.cancel();
     this.client?.close();
   }
@@ -237,14 +238,14 @@ export class AdsClient {
       // No endpoint at all (e.g. a DNS cluster that resolved to nothing): look again later.
       const delay = 5_000;
       this.opts.log.error({ reason, retry_in_ms: delay }, "xDS cluster has no endpoint; keeping the last good config");
-      this.reconnectTimer = this.clock.setTimeout(() => this.start(), delay);
+      this.reconnectTimer = setTimeout(() => this.start(), delay);
       return;
     }
     this.opts.log.warn(
       { reason, server: from, next_server: next.target, retry_in_ms: next.delayMs },
       "xDS stream closed; keeping the last good config",
     );
-    this.reconnectTimer = this.clock.setTimeout(() => {
+    this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.openStream(next.target);
     }, next.delayMs);
