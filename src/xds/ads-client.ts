@@ -242,7 +242,7 @@ export class AdsClient {
       return;
     }
     this.opts.log.warn(
-      { reason, server: from, next_server: next.target, retry_in_ms: next.delayMs },
+      { reason, server: from, up_for_ms: upForMs === undefined ? null : Math.round(upForMs), next_server: next.target, retry_in_ms: next.delayMs },
       "xDS stream closed; keeping the last good config",
     );
     this.reconnectTimer = setTimeout(() => {

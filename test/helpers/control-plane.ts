@@ -35,7 +35,11 @@ export async function startControlPlane(
   const proc = spawn(NODE_BIN, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
   let out = "";
   const ready = new Promise<{ xds: number; admin: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`control plane not ready in 20 s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      // Not left running: a stray server would keep the test process alive.
+      proc.kill("SIGKILL");
+      reject(new Error(`control plane not ready in 20 s:\n${out}`));
+    }, 20_000);
     const onData = (b: Buffer): void => {
       out += b.toString();
       for (const line of out.split("\n")) {

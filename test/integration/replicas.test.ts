@@ -101,7 +101,8 @@ for (const delta of [false, true]) {
         echoMeshYaml({ ports, listenerPort, listenerNodeCluster: "frontend", upstream });
       const [a, b] = backends as [EchoServer, EchoServer];
       // Two replicas, each with its own copy of the same mesh.yaml (as two pods mounting one ConfigMap).
-      servers.push(...(await Promise.all([startControlPlane(mesh([a.port, b.port])), startControlPlane(mesh([a.port, b.port]))])));
+      // One after the other: each is pushed before the next starts, so after() kills it even if the next fails.
+      for (let i = 0; i < 2; i++) servers.push(await startControlPlane(mesh([a.port, b.port])));
       sc = await startSidecar(adsSidecarBootstrap(servers.map((s) => s.xdsPort), { delta }));
       const sidecar = sc;
       client = createEchoClient(listenerPort);
@@ -110,6 +111,8 @@ for (const delta of [false, true]) {
         const out = await unary(cl, { message: "hello" }, { deadlineMs: 1000 });
         return out.status.code === grpc.status.OK;
       });
+      // The stream came up before the listener could serve.
+      const streamUpBy = Date.now();
 
       // Which replica holds the stream: exactly one lists the node. Wait until it ACKed every type.
       let connected: ControlPlane | undefined;
@@ -133,6 +136,8 @@ for (const delta of [false, true]) {
       const traffic = steadyTraffic(cl);
       const servedBefore = a.calls.length + b.calls.length;
       await until("traffic to flow", 5000, () => a.calls.length + b.calls.length > servedBefore + 20);
+      // Immediate failover is for a stream that was up for a second or more (not for a flapping server).
+      await until("the ADS stream to have been up for over a second", 5000, () => Date.now() - streamUpBy > 1500);
 
       const killedAt = Date.now();
       await first.kill("SIGKILL");
@@ -140,9 +145,12 @@ for (const delta of [false, true]) {
       const movedIn = Date.now() - killedAt;
       // Immediate failover, not the backoff: the stream had been up for longer than a second.
       assert.ok(movedIn < 3000, `the sidecar reached the other replica ${movedIn} ms after the kill`);
-      const closedLog = sidecar.logs().find((l) => l.msg === "xDS stream closed; keeping the last good config");
+      const closes = sidecar.logs().filter((l) => l.msg === "xDS stream closed; keeping the last good config");
+      const closedLog = closes.find((l) => l.server === `127.0.0.1:${first.xdsPort}`);
       assert.ok(closedLog, sidecar.tail());
+      assert.equal(closes.length, 1, JSON.stringify(closes));
       assert.equal(closedLog.next_server, `127.0.0.1:${other.xdsPort}`);
+      assert.ok(typeof closedLog.up_for_ms === "number" && closedLog.up_for_ms >= 1500, JSON.stringify(closedLog));
       assert.equal(closedLog.retry_in_ms, 0);
 
       if (!delta) {
