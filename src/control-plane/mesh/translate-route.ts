@@ -44,6 +44,7 @@ function routeFor(route: MeshRoute, rule: MeshRule, index: number, upstream: Mes
     responseHeadersToAdd: [],
     responseHeadersToRemove: [],
     requestHeadersToRemove: [],
+    typedPerFilterConfig: {},
   };
 }
 
