@@ -18,13 +18,18 @@ export const cidr = z.string().check((ctx) => {
   }
 });
 
+/** A string matching `re`, with an error saying what was expected. */
+function shaped(re: RegExp, expected: string): z.ZodString {
+  return z.string().check((ctx) => {
+    if (!re.test(ctx.value)) ctx.issues.push({ code: "custom", input: ctx.value, message: `${show(ctx.value)} is not ${expected}` });
+  });
+}
+
 /** Method names as HTTP writes them. */
-const httpMethod = z.string().regex(/^[A-Z]+$/, "an HTTP method in capitals (GET, POST, ...)");
+const httpMethod = shaped(/^[A-Z]+$/, "an HTTP method in capitals (GET, POST, ...)");
 
 /** `package.Service/Method` or `package.Service/*`. */
-const grpcMethod = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_.]*\/(?:[A-Za-z_][A-Za-z0-9_]*|\*)$/, 'a gRPC method "package.Service/Method" or "package.Service/*"');
+const grpcMethod = shaped(/^[A-Za-z_][A-Za-z0-9_.]*\/(?:[A-Za-z_][A-Za-z0-9_]*|\*)$/, 'a gRPC method ("package.Service/Method" or "package.Service/*")');
 
 /** One authorization rule: every condition given must hold; a list holds when any entry does. */
 export const authorizationRuleSchema = <H extends z.ZodType>(headerMatch: H) =>
