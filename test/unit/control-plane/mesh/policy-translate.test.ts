@@ -55,7 +55,7 @@ void describe("mesh policies: translation", () => {
     const errors = new Errors();
     const l = decodeListener(Listener.decode(Listener.encode(sidecar.listeners[0]).finish()), "shop-inbound", errors);
     assert.deepEqual(errors.list, []);
-    const filters = l!.hcm.httpFilters;
+    const filters = l.hcm.httpFilters;
     assert.deepEqual(
       filters.map((f) => f.name),
       ["pilotfish.authz.deny", "pilotfish.authz.allow", "pilotfish.ratelimit.route", "pilotfish.ratelimit.upstream", "envoy.filters.http.router"],
