@@ -27,6 +27,7 @@ import type {
   StringMatcherConfig,
 } from "../policy-model.js";
 import { at, type Errors, idx, notSupported, show, unsupportedValue } from "./field-errors.js";
+import { RbacEngine } from "../../filters/rbac/rbac-engine.js";
 import { compileRegex, decodeHeaderMatcher } from "./matchers.js";
 
 /** Nesting deeper than this is refused: a hostile or broken control plane must not blow the stack. */
@@ -61,8 +62,12 @@ export function decodeRbacRules(r: PbRules, path: string, errors: Errors): RbacR
     errors.add(at(path, "action"), unsupportedValue(RBAC_Action[r.action] ?? r.action, ["ALLOW", "DENY"]));
   }
   const names = Object.keys(r.policies).sort();
+  const before = errors.count;
   const policies = names.map((name) => decodePolicy(name, r.policies[name], `${at(path, "policies")}[${show(name)}]`, errors));
-  return { action, policies };
+  const rules: RbacRulesConfig = { action, policies };
+  // Compile once here, so that what only the request-time engine would reject is a NACK, not a throw later.
+  if (errors.count === before) for (const e of new RbacEngine(rules, `${path}.`).errors) errors.add(e.path, e.message);
+  return rules;
 }
 
 function decodePolicy(name: string, p: Policy, path: string, errors: Errors): RbacPolicyConfig {
