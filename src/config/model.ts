@@ -5,6 +5,7 @@
  * validated and deep-frozen. Nothing downstream of decode touches generated proto code or raw JSON.
  * Durations are milliseconds; 0 means "disabled" where the field says so.
  */
+import type { LocalRateLimitConfig, PerFilterConfig, RbacFilterConfig } from "./policy-model.js";
 
 /** An IP or host name plus a TCP port. */
 export interface SocketAddress {
@@ -155,13 +156,16 @@ export interface AccessLogConfig {
   readonly sink: { readonly kind: "file"; readonly path: string } | { readonly kind: "stdout" } | { readonly kind: "stderr" };
 }
 
-/** One HTTP filter. Only the router exists so far. */
-export interface HttpFilterConfig {
-  /** Filter name as written in config. */
-  readonly name: string;
-  /** Which filter: the `@type` of its typed_config, mapped to our kinds. */
-  readonly kind: "router";
-}
+/** One HTTP filter: the router (always last) or a filter that runs before it (see policy-model.ts). */
+export type HttpFilterConfig =
+  | {
+      /** Filter name as written in config (the key of `typed_per_filter_config` overrides). */
+      readonly name: string;
+      /** Which filter: the `@type` of its typed_config, mapped to our kinds. */
+      readonly kind: "router";
+    }
+  | { readonly name: string; readonly kind: "rbac"; readonly rbac: RbacFilterConfig }
+  | { readonly name: string; readonly kind: "local_ratelimit"; readonly localRateLimit: LocalRateLimitConfig };
 
 /** HTTP/2 settings for one side of the proxy. */
 export interface Http2Limits {
@@ -212,6 +216,8 @@ export interface VirtualHostConfig {
   /** Default retry policy for routes without their own. */
   readonly retryPolicy: RetryPolicyConfig | undefined;
   readonly headers: HeaderMutations;
+  /** `typed_per_filter_config` by filter name; absent when empty. */
+  readonly typedPerFilterConfig?: Readonly<Record<string, PerFilterConfig>> | undefined;
 }
 
 /** Path part of a route match. */
@@ -250,6 +256,8 @@ export interface RouteEntryConfig {
   readonly match: RouteMatchConfig;
   readonly action: RouteAction | DirectResponseAction;
   readonly headers: HeaderMutations;
+  /** `typed_per_filter_config` by filter name; absent when empty. */
+  readonly typedPerFilterConfig?: Readonly<Record<string, PerFilterConfig>> | undefined;
 }
 
 /** A cluster and its weight in `weighted_clusters` (a single `cluster` has weight 1). */

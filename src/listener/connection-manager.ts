@@ -11,6 +11,8 @@ import { isGrpcContentType } from "../router/route-match.js";
 import type { Counter, Gauge, StatsStore } from "../stats/stats-store.js";
 import { finishRequest, processTelemetry, type HcmTelemetry } from "../telemetry/telemetry.js";
 import type { ClusterManager } from "../upstream/cluster-manager.js";
+import { buildHttpFilters } from "../filters/filter-chain.js";
+import type { HttpFilter } from "../filters/http-filter.js";
 import { H1Downstream, H2Downstream } from "./downstream.js";
 import { RouterCall } from "./router-call.js";
 
@@ -66,6 +68,8 @@ export class ConnectionManager {
   private readonly flagCounters = new Map<string, Counter>();
   /** Tracing and access log of this connection manager; undefined when its config asks for neither. */
   readonly telemetry: HcmTelemetry | undefined;
+  /** HTTP filters run before the router (RBAC, local rate limit), in config order. */
+  readonly filters: readonly HttpFilter[];
 
   constructor(
     readonly config: HttpConnectionManagerConfig,
@@ -77,6 +81,7 @@ export class ConnectionManager {
   ) {
     this.stats = hcmStats(store, config.statPrefix);
     this.routeTable = new RouteTable(config.routeConfig);
+    this.filters = buildHttpFilters(config.httpFilters, store, config.statPrefix, random);
     this.telemetry = processTelemetry()?.forHcm(config);
   }
 

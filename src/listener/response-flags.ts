@@ -29,6 +29,10 @@ export const ResponseFlag = {
   DR: "DR",
   /** Upstream max stream duration reached. */
   UMSDR: "UMSDR",
+  /** Denied by the RBAC filter (Envoy's RbacAccessDenied). */
+  RBAC: "RBAC",
+  /** Rate limited locally (Envoy's RateLimited, set by the local rate limit filter). */
+  RL: "RL",
 } as const;
 export type ResponseFlag = (typeof ResponseFlag)[keyof typeof ResponseFlag];
 

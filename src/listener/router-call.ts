@@ -11,6 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import type { Socket } from "node:net";
 import type { RouteAction } from "../config/model.js";
 import { applyHeaderOps } from "../router/header-mutation.js";
 import { backoffMs, parseGrpcStatus, retryableOutcome, type AttemptOutcome } from "../router/retry-policy.js";
@@ -22,6 +23,7 @@ import type { Cluster } from "../upstream/cluster.js";
 import type { Host } from "../upstream/host.js";
 import { AttemptResult, responseResult } from "../outlier/result.js";
 import type { PoolFailure, PoolWaiter, UpstreamStream } from "../upstream/upstream-pool.js";
+import type { FilterRequest } from "../filters/http-filter.js";
 import type { ConnectionManager } from "./connection-manager.js";
 import { grpcStatusOf } from "../telemetry/request-record.js";
 import type { RequestTrace } from "../telemetry/telemetry.js";
@@ -75,7 +77,7 @@ export function encodeGrpcMessage(msg: string): string {
 }
 
 /** One request through the router. */
-export class RouterCall implements PoolWaiter {
+export class RouterCall implements PoolWaiter, FilterRequest {
   /** Response flag, for stats and the access log. */
   flag: ResponseFlag | "" = "";
   private route: MatchedRoute | undefined;
@@ -168,6 +170,10 @@ export class RouterCall implements PoolWaiter {
   get protocol(): string {
     return downstreamProtocol(this.ds);
   }
+  /** FilterRequest: the downstream connection's socket. */
+  get downstreamSocket(): Socket | undefined {
+    return downstreamSocket(this.ds);
+  }
 
   /** Routes the request and starts the first attempt. */
   start(): void {
@@ -179,6 +185,12 @@ export class RouterCall implements PoolWaiter {
     this.ds.body.on("end", this.onReqEnd);
 
     const route = cm.routeTable.match(authority, path, h);
+    // Filters before the router see the selected route (for typed_per_filter_config), as in Envoy.
+    const filters = cm.filters;
+    for (let i = 0; i < filters.length; i++) {
+      const reply = filters[i].onRequest(this, route);
+      if (reply !== undefined) return this.localReply(reply.httpStatus, reply.grpcStatus, reply.flag, reply.message);
+    }
     if (route === undefined) {
       cm.stats.noRoute.inc();
       return this.localReply(404, Grpc.UNIMPLEMENTED, ResponseFlag.NR, "no route");
@@ -672,6 +684,12 @@ export class RouterCall implements PoolWaiter {
 function downstreamAddress(ds: Downstream): string | undefined {
   if (ds instanceof H2Downstream) return ds.stream.session?.socket?.remoteAddress;
   if (ds instanceof H1Downstream) return ds.req.socket.remoteAddress;
+  return undefined;
+}
+
+function downstreamSocket(ds: Downstream): Socket | undefined {
+  if (ds instanceof H2Downstream) return ds.stream.session?.socket;
+  if (ds instanceof H1Downstream) return ds.req.socket;
   return undefined;
 }
 

@@ -44,8 +44,8 @@ const HEADER_KINDS: Readonly<Record<HeaderMatcherConfig["kind"], number>> = {
   present: H_PRESENT,
 };
 
-/** One compiled header matcher. */
-class CompiledHeaderMatcher {
+/** One compiled header matcher (routes and RBAC). */
+export class CompiledHeaderMatcher {
   /** Lower-case header name. */
   readonly name: string;
   /** One of the H_* constants. */

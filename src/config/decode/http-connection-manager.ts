@@ -14,6 +14,7 @@ import type { AccessLogConfig, HttpConnectionManagerConfig, HttpFilterConfig, Ro
 import { boundedUint, durationMs, percent } from "./common.js";
 import { at, type Errors, idx, notSupported, show, unsupportedValue } from "./field-errors.js";
 import { checkHttp1Options, decodeCommonHttpOptions, decodeHttp2Options } from "./http-protocol.js";
+import { decodePolicyFilter, HTTP_FILTER_TYPES } from "./policy-filters.js";
 import { decodeRouteConfiguration } from "./route.js";
 import { ROUTER_FILTER_NAME, TYPE_URLS, unpack } from "./typed-config.js";
 
@@ -91,7 +92,7 @@ function isRouterFilter(f: HttpFilter): boolean {
   return url === TYPE_URLS.router || (url === undefined && f.name === ROUTER_FILTER_NAME);
 }
 
-/** http_filters: only the router exists; it must come last. An empty list means "router only". */
+/** http_filters: RBAC and local rate limit, then the router, last. An empty list means "router only". */
 function decodeHttpFilters(filters: readonly HttpFilter[], path: string, errors: Errors): HttpFilterConfig[] {
   if (filters.length === 0) return [{ name: ROUTER_FILTER_NAME, kind: "router" }];
   const out: HttpFilterConfig[] = [];
@@ -107,11 +108,17 @@ function decodeHttpFilters(filters: readonly HttpFilter[], path: string, errors:
       out.push({ name: f.name, kind: "router" });
       return;
     }
+    if (f.name !== "" && out.some((o) => o.name === f.name)) errors.add(at(p, "name"), `duplicate HTTP filter name ${show(f.name)}`);
+    const policy = decodePolicyFilter(f, p, errors);
+    if (policy !== undefined) {
+      out.push(policy);
+      return;
+    }
     // gRPC's xDS clients skip optional filters they lack; we do the same.
     if (f.isOptional) return;
     const url = f.typedConfig?.typeUrl;
     if (url === undefined) errors.add(at(p, "typed_config"), `required for filter ${show(f.name)}`);
-    else errors.add(at(p, "typed_config.@type"), unsupportedValue(url, [TYPE_URLS.router]));
+    else if (!HTTP_FILTER_TYPES.includes(url)) errors.add(at(p, "typed_config.@type"), unsupportedValue(url, HTTP_FILTER_TYPES));
   });
   if (!isRouterFilter(filters[lastIndex])) {
     errors.add(idx(path, lastIndex), `the last HTTP filter must be the router (${TYPE_URLS.router})`);

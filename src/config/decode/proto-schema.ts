@@ -21,6 +21,8 @@ const ENTRY_FILES = [
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
   "envoy/extensions/access_loggers/file/v3/file.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
+  "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+  "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
 ];
 
 export const TYPE_URL_PREFIX = "type.googleapis.com/";

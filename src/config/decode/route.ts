@@ -5,10 +5,12 @@
  */
 import type { RouteConfiguration } from "../../gen/envoy/config/route/v3/route.js";
 import type { Route, RouteMatch, VirtualHost } from "../../gen/envoy/config/route/v3/route_components.js";
+import type { PerFilterConfig } from "../policy-model.js";
 import type { PathMatch, RouteConfig, RouteEntryConfig, RouteMatchConfig, VirtualHostConfig } from "../model.js";
 import { decodeHeaderMutations } from "./common.js";
 import { at, type Errors, idx, notSupported, show } from "./field-errors.js";
 import { compileRegex, decodeHeaderMatcher } from "./matchers.js";
+import { decodeTypedPerFilterConfig } from "./policy-filters.js";
 import { decodeDirectResponse, decodeRouteAction } from "./route-action.js";
 import { decodeRetryPolicy } from "./retry-policy.js";
 
@@ -51,6 +53,7 @@ function decodeVirtualHost(
     routes: vh.routes.map((r, i) => decodeRoute(r, idx(at(path, "routes"), i), errors)),
     retryPolicy: vh.retryPolicy && decodeRetryPolicy(vh.retryPolicy, at(path, "retry_policy"), errors),
     headers: decodeHeaderMutations(vh, path, errors),
+    ...perFilter(vh.typedPerFilterConfig, path, errors),
   };
 }
 
@@ -77,7 +80,7 @@ function decodeRoute(r: Route, path: string, errors: Errors): RouteEntryConfig {
       errors.add(at(path, "route"), "one of route, direct_response is required");
       action = { kind: "direct", status: 404, body: undefined };
   }
-  return { name: r.name, match, action, headers: decodeHeaderMutations(r, path, errors) };
+  return { name: r.name, match, action, headers: decodeHeaderMutations(r, path, errors), ...perFilter(r.typedPerFilterConfig, path, errors) };
 }
 
 function decodeRouteMatch(m: RouteMatch | undefined, path: string, errors: Errors): RouteMatchConfig {
@@ -106,4 +109,10 @@ function decodeRouteMatch(m: RouteMatch | undefined, path: string, errors: Error
     headers: (m?.headers ?? []).map((h, i) => decodeHeaderMatcher(h, idx(at(path, "headers"), i), errors)),
     grpcOnly: m?.grpc !== undefined,
   };
+}
+
+/** The `typedPerFilterConfig` property, present only when the map is not empty (config_dump stays as it was). */
+function perFilter(map: Route["typedPerFilterConfig"], path: string, errors: Errors): { typedPerFilterConfig?: Readonly<Record<string, PerFilterConfig>> } {
+  const typedPerFilterConfig = decodeTypedPerFilterConfig(map, path, errors);
+  return typedPerFilterConfig === undefined ? {} : { typedPerFilterConfig };
 }

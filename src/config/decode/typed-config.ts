@@ -9,6 +9,10 @@ export const TYPE_URLS = {
   fileAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
   stdoutAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
   stderrAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog",
+  rbac: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+  rbacPerRoute: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute",
+  localRateLimit: "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+  filterConfig: "type.googleapis.com/envoy.config.route.v3.FilterConfig",
 } as const;
 
 /** Key of the upstream HttpProtocolOptions entry in Cluster.typed_extension_protocol_options. */

@@ -16,6 +16,7 @@ import type {
   MeshRule,
   MeshUpstream,
 } from "./mesh-model.js";
+import { buildPolicy, buildRateLimit } from "./mesh-build-policy.js";
 import type { RawListener, RawMesh, RawRoute, RawRule, RawUpstream } from "./mesh-schema.js";
 
 /** Defaults of mesh.yaml keys (ms for durations). */
@@ -89,6 +90,7 @@ export function buildMesh(raw: RawMesh): MeshConfig {
     upstreams: (raw.upstreams ?? []).map(buildUpstream),
     routes: (raw.routes ?? []).map((r) => buildRoute(r, raw.upstreams ?? [])),
     listeners: (raw.listeners ?? []).map(buildListener),
+    ...(raw.policies === undefined ? {} : { policies: raw.policies.map(buildPolicy) }),
   };
 }
 
@@ -136,6 +138,7 @@ function buildUpstream(u: RawUpstream): MeshUpstream {
       protocol === "https"
         ? { sni: u.tls?.sni, caFile: u.tls?.caFile, certFile: u.tls?.certFile, keyFile: u.tls?.keyFile }
         : undefined,
+    ...(u.rateLimit === undefined ? {} : { rateLimit: buildRateLimit(u.rateLimit) }),
   };
 }
 
@@ -202,6 +205,7 @@ function buildRoute(r: RawRoute, upstreams: readonly RawUpstream[]): MeshRoute {
     name: r.name,
     hosts: r.hosts ?? ["*"],
     rules: r.rules.map((rule) => buildRule(rule, upstreams)),
+    ...(r.rateLimit === undefined ? {} : { rateLimit: buildRateLimit(r.rateLimit) }),
   };
 }
 

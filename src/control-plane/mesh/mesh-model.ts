@@ -4,6 +4,7 @@
  * is an xDS type, so the validator and the translator can change independently. Instances are
  * deep-frozen by the validator: a MeshConfig can be shared between snapshots without copying.
  */
+import type { MeshPolicy, MeshRateLimit } from "./mesh-policy-model.js";
 
 /** A parsed `host:port`. */
 export interface HostPort {
@@ -178,6 +179,8 @@ export interface MeshUpstream {
   readonly locality: MeshLocality;
   /** Set exactly when protocol is `https`. */
   readonly tls: MeshUpstreamTls | undefined;
+  /** Requests per second each rule sending here may carry, per sidecar; absent = unlimited. */
+  readonly rateLimit?: MeshRateLimit | undefined;
 }
 
 /** One header condition of a rule (HeaderMatcher). */
@@ -216,6 +219,8 @@ export interface MeshRoute {
   /** Virtual host domains (`*`, `*.suffix`, `prefix.*`, exact). */
   readonly hosts: readonly string[];
   readonly rules: readonly MeshRule[];
+  /** Requests per second through this route, per sidecar listener; absent = unlimited. */
+  readonly rateLimit?: MeshRateLimit | undefined;
 }
 
 /** A listener: an inbound/outbound port on sidecars, a dial target for proxyless clients. */
@@ -234,6 +239,8 @@ export interface MeshConfig {
   readonly upstreams: readonly MeshUpstream[];
   readonly routes: readonly MeshRoute[];
   readonly listeners: readonly MeshListener[];
+  /** Authorization policies; absent or empty = everything allowed. */
+  readonly policies?: readonly MeshPolicy[] | undefined;
 }
 
 /** Freezes a value and everything reachable from it; returns it typed as given. */

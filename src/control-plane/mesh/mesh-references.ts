@@ -42,7 +42,8 @@ export function checkReferences(doc: unknown): FieldError[] {
 
   const upstreamNames = uniqueNames(doc, "upstreams", "upstream", add);
   const routeNames = uniqueNames(doc, "routes", "route", add);
-  uniqueNames(doc, "listeners", "listener", add);
+  const listenerNames = uniqueNames(doc, "listeners", "listener", add);
+  uniqueNames(doc, "policies", "policy", add);
 
   for (const [i, u] of entries(doc, "upstreams")) checkUpstream(u, `upstreams[${i}]`, add);
 
@@ -64,6 +65,19 @@ export function checkReferences(doc: unknown): FieldError[] {
     if (address !== undefined) checkIpLiteral(address.trim(), true, `listeners[${i}].address`, add);
     const route = str(l.route);
     if (route !== undefined && !routeNames.has(route)) add(`listeners[${i}].route`, unresolved("route", route, routeNames));
+  }
+
+  // Authorization policies name the listeners and routes they govern.
+  for (const [i, pol] of entries(doc, "policies")) {
+    const p = `policies[${i}]`;
+    if (pol.listeners === undefined && pol.routes === undefined) add(p, "a policy needs listeners or routes to apply to");
+    for (const [key, what, known] of [["listeners", "listener", listenerNames], ["routes", "route", routeNames]] as const) {
+      const list = pol[key];
+      if (!Array.isArray(list)) continue;
+      list.forEach((name, j) => {
+        if (typeof name === "string" && !known.has(name)) add(`${p}.${key}[${j}]`, unresolved(what, name, known));
+      });
+    }
   }
   return errors;
 }

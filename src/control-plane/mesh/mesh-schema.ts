@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { RETRY_ON } from "../../config/decode/retry-policy.js";
+import { policySchemaOf, rateLimitSchema } from "./mesh-policy-schema.js";
 import { duration, intIn, listenerAddress, nodeAddress, percent, positiveDuration, resourceName } from "./mesh-primitives.js";
 
 const UINT32_MAX = 4_294_967_295;
@@ -118,6 +119,7 @@ export const upstreamSchema = z.strictObject({
   healthyPanicThreshold: percent.optional(),
   locality: locality.optional(),
   tls: tls.optional(),
+  rateLimit: rateLimitSchema.optional(),
 });
 
 const headerMatch = z.strictObject({
@@ -152,6 +154,7 @@ export const routeSchema = z.strictObject({
   name: resourceName,
   hosts: z.array(z.string().min(1)).min(1).optional(),
   rules: z.array(rule).min(1),
+  rateLimit: rateLimitSchema.optional(),
 });
 
 export const listenerSchema = z.strictObject({
@@ -166,6 +169,7 @@ export const meshSchema = z.strictObject({
   upstreams: z.array(upstreamSchema).optional(),
   routes: z.array(routeSchema).optional(),
   listeners: z.array(listenerSchema).optional(),
+  policies: z.array(policySchemaOf(headerMatch)).optional(),
 });
 
 export type RawMesh = z.output<typeof meshSchema>;
@@ -173,3 +177,5 @@ export type RawUpstream = z.output<typeof upstreamSchema>;
 export type RawRoute = z.output<typeof routeSchema>;
 export type RawRule = RawRoute["rules"][number];
 export type RawListener = z.output<typeof listenerSchema>;
+export type RawPolicy = NonNullable<RawMesh["policies"]>[number];
+export type RawRateLimit = z.output<typeof rateLimitSchema>;

@@ -7,16 +7,20 @@
 import { SocketAddress_Protocol } from "../../gen/envoy/config/core/v3/address.js";
 import { Listener } from "../../gen/envoy/config/listener/v3/listener.js";
 import { Router } from "../../gen/envoy/extensions/filters/http/router/v3/router.js";
-import { HttpConnectionManager } from "../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
+import {
+  HttpConnectionManager,
+  type HttpFilter,
+} from "../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import type { MeshListener } from "./mesh-model.js";
 import { adsConfigSource, EmbeddedType, ExtensionName, pack } from "./xds-builders.js";
 
 /** The connection manager both listener forms carry. */
-function connectionManagerFor(l: MeshListener): HttpConnectionManager {
+function connectionManagerFor(l: MeshListener, policyFilters: readonly HttpFilter[]): HttpConnectionManager {
   return HttpConnectionManager.fromPartial({
     statPrefix: l.name,
     routeSpecifier: { $case: "rds", value: { configSource: adsConfigSource(), routeConfigName: l.route } },
     httpFilters: [
+      ...policyFilters,
       {
         name: ExtensionName.ROUTER,
         typedConfig: pack(EmbeddedType.ROUTER, Router, Router.fromPartial({})),
@@ -25,9 +29,12 @@ function connectionManagerFor(l: MeshListener): HttpConnectionManager {
   });
 }
 
-/** The Listener for one mesh listener, as a socket listener or (proxyless) an api_listener. */
-export function listenerFor(l: MeshListener, proxyless: boolean): Listener {
-  const hcm = pack(EmbeddedType.HCM, HttpConnectionManager, connectionManagerFor(l));
+/**
+ * The Listener for one mesh listener, as a socket listener or (proxyless) an api_listener.
+ * `policyFilters` (translate-policy.ts) go before the router; proxyless clients get none.
+ */
+export function listenerFor(l: MeshListener, proxyless: boolean, policyFilters: readonly HttpFilter[] = []): Listener {
+  const hcm = pack(EmbeddedType.HCM, HttpConnectionManager, connectionManagerFor(l, proxyless ? [] : policyFilters));
   if (proxyless) {
     return Listener.fromPartial({ name: l.name, apiListener: { apiListener: hcm } });
   }

@@ -12,6 +12,7 @@ import type {
 } from "../../gen/envoy/config/route/v3/route_components.js";
 import { RouteConfiguration as RouteConfigurationFns } from "../../gen/envoy/config/route/v3/route.js";
 import { PreviousHostsPredicate } from "../../gen/envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.js";
+import { routePolicyConfigFor } from "./translate-policy.js";
 import type { MeshHeaderMatch, MeshRetry, MeshRoute, MeshRule, MeshUpstream } from "./mesh-model.js";
 import { duration, EmbeddedType, ExtensionName, optionalDuration, pack } from "./xds-builders.js";
 
@@ -44,6 +45,7 @@ function routeFor(route: MeshRoute, rule: MeshRule, index: number, upstream: Mes
     responseHeadersToAdd: [],
     responseHeadersToRemove: [],
     requestHeadersToRemove: [],
+    typedPerFilterConfig: routePolicyConfigFor(upstream),
   };
 }
 

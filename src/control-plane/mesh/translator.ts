@@ -12,6 +12,7 @@ import type { NodeIdentity, XdsResources } from "../xds-resources.js";
 import type { MeshConfig, MeshUpstream } from "./mesh-model.js";
 import { clusterFor, loadAssignmentFor } from "./translate-cluster.js";
 import { listenerFor, selectListeners } from "./translate-listener.js";
+import { policyFiltersFor } from "./translate-policy.js";
 import { routeConfigurationFor } from "./translate-route.js";
 
 /** Code-point order: locale-independent, unlike localeCompare. */
@@ -33,7 +34,7 @@ export function translateMesh(mesh: MeshConfig, node: NodeIdentity): XdsResource
   return {
     clusters: upstreams.map(clusterFor),
     endpoints: upstreams.map(loadAssignmentFor),
-    listeners: listeners.map((l) => listenerFor(l, node.proxyless)),
+    listeners: listeners.map((l) => listenerFor(l, node.proxyless, node.proxyless ? [] : policyFiltersFor(l, mesh))),
     routes: routes.map((r) => routeConfigurationFor(r, upstreamByName)),
   };
 }
