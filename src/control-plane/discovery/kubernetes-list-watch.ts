@@ -11,6 +11,7 @@
  * - while the API is unreachable, retries back off (with jitter) and the store keeps its last content:
  *   the discovery server goes on serving the last endpoints it knew.
  */
+import { performance } from "node:perf_hooks";
 import { type KubeConfig, type KubernetesObject, Watch } from "@kubernetes/client-node";
 import { type Random, systemRandom } from "../../common/clock.js";
 import type { Logger } from "../../common/logger.js";
@@ -110,6 +111,7 @@ export class KubernetesListWatch<T extends KubernetesObject> {
         }
         mustList = false;
       }
+      const startedAt = performance.now();
       const end = await this.watchOnce();
       if (this.stopped) return;
       if (end.kind === "gone") {
@@ -120,8 +122,11 @@ export class KubernetesListWatch<T extends KubernetesObject> {
       if (end.error !== null && end.error !== undefined) {
         this.log.warn({ source: this.source.what, err: errorText(end.error) }, "kubernetes watch failed; resuming from the last resourceVersion");
         await this.sleep(this.backoff.next());
-      } else if (end.events === 0) {
-        // A stream closed without a single event: pace the retries rather than spin.
+      } else if (end.events > 0 || performance.now() - startedAt >= 1000) {
+        // A watch that worked for a while and ended (server timeout, proxy): resume at once.
+        this.backoff.reset();
+      } else {
+        // Closed at once without a single event: pace the retries rather than spin.
         await this.sleep(this.backoff.next());
       }
     }
