@@ -79,6 +79,7 @@ function steadyTraffic(client: EchoClient, lanes = 2): { stop(): Promise<{ ok: n
 interface HostView {
   port: number;
   eds: string;
+  active: number;
 }
 
 void describe("Kubernetes EndpointSlice discovery: discovery server + sidecar + API stand-in", { timeout: 120_000 }, () => {
@@ -97,10 +98,13 @@ void describe("Kubernetes EndpointSlice discovery: discovery server + sidecar + 
   const hosts = async (): Promise<HostView[]> => {
     const res = await fetch(`http://127.0.0.1:${sc!.adminPort}/clusters?format=json`);
     const j = (await res.json()) as {
-      cluster_statuses: { name: string; host_statuses: { address: { socket_address: { port_value: number } }; health_status: { eds_health_status: string } }[] }[];
+      cluster_statuses: {
+        name: string;
+        host_statuses: { address: { socket_address: { port_value: number } }; health_status: { eds_health_status: string }; active_requests: number }[];
+      }[];
     };
     const c = j.cluster_statuses.find((s) => s.name === "echo");
-    return (c?.host_statuses ?? []).map((h) => ({ port: h.address.socket_address.port_value, eds: h.health_status.eds_health_status }));
+    return (c?.host_statuses ?? []).map((h) => ({ port: h.address.socket_address.port_value, eds: h.health_status.eds_health_status, active: h.active_requests }));
   };
   const hostOf = async (name: string): Promise<HostView | undefined> => (await hosts()).find((h) => h.port === pods.get(name)!.port);
   const calls = (name: string): number => pods.get(name)!.calls.length;
@@ -163,6 +167,8 @@ void describe("Kubernetes EndpointSlice discovery: discovery server + sidecar + 
       await until("a to drain in the sidecar", 5000, async () => (await hostOf("a"))?.eds === "DRAINING");
       const drainMs = performance.now() - t;
       assert.ok(drainMs < 1000, `drain took ${drainMs.toFixed(0)} ms`);
+      // Calls picked just before the update may still be on their way to a: let them land first.
+      await until("a's in-flight calls to finish", 5000, async () => (await hostOf("a"))?.active === 0);
       const aAfterDrain = calls("a");
       const others = calls("b") + calls("c");
       await until("30 more calls elsewhere", 5000, () => calls("b") + calls("c") > others + 30);
@@ -185,7 +191,9 @@ void describe("Kubernetes EndpointSlice discovery: discovery server + sidecar + 
     const slow: Promise<CallOutcome>[] = Array.from({ length: 6 }, () =>
       unary(client, { message: "slow", initialDelayMs: 2500 }, { deadlineMs: 10_000 }),
     );
-    await until("a slow call in flight on b", 5000, () => pods.get("b")!.calls.slice(b0).some((r) => r.requests[0]?.message === "slow"));
+    const slowSeen = (): number => ["b", "c"].reduce((n, p) => n + pods.get(p)!.calls.filter((r) => r.requests[0]?.message === "slow").length, 0);
+    await until("every slow call to reach a pod", 5000, () => slowSeen() === slow.length);
+    assert.ok(pods.get("b")!.calls.slice(b0).some((r) => r.requests[0]?.message === "slow"), "no slow call in flight on b");
     terminating("b");
     await until("b to drain in the sidecar", 5000, async () => (await hostOf("b"))?.eds === "DRAINING");
     const bDraining = calls("b");

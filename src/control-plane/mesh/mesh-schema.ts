@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { RETRY_ON } from "../../config/decode/retry-policy.js";
-import { duration, intIn, listenerAddress, nodeAddress, percent, positiveDuration, resourceName } from "./mesh-primitives.js";
+import { duration, intIn, listenerAddress, nodeAddress, percent, positiveDuration, resourceName, show } from "./mesh-primitives.js";
 
 const UINT32_MAX = 4_294_967_295;
 const count = intIn(0, UINT32_MAX);
@@ -101,17 +101,19 @@ const tls = z.strictObject({
 });
 
 /** A DNS-1123 label: what Kubernetes accepts as a namespace, Service or port name. */
-const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-  message: "must be a Kubernetes name (lower-case letters, digits and \"-\", at most 63)",
+const k8sName = z.string().refine((v) => /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v), {
+  error: (issue) => `${show(issue.input)} is not a Kubernetes name (lower-case letters, digits and "-", at most 63)`,
 });
+
+const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?$/;
 
 export const DNS_LOOKUP_FAMILIES = ["auto", "v4_only", "v6_only", "v4_preferred", "all"] as const;
 
 const discovery = z.strictObject({
   dns: z
     .strictObject({
-      name: z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?$/, {
-        message: "must be a DNS name (e.g. echo.default.svc.cluster.local)",
+      name: z.string().refine((v) => DNS_NAME.test(v), {
+        error: (issue) => `${show(issue.input)} is not a DNS name (e.g. echo.default.svc.cluster.local)`,
       }),
       port: intIn(1, 65535),
       refreshRate: positiveDuration.optional(),
