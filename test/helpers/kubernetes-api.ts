@@ -167,6 +167,11 @@ export class KubernetesApiStandIn {
     this.objects.set(`${kind}/${object.metadata.namespace}/${object.metadata.name}`, { kind, object: stored });
   }
 
+  /** Watch streams open right now. */
+  get openWatches(): number {
+    return this.watches.size;
+  }
+
   /** Ends every open watch stream cleanly, as a proxy or the API server's timeout does. */
   closeWatches(): number {
     const n = this.watches.size;
@@ -254,6 +259,8 @@ export class KubernetesApiStandIn {
       return;
     }
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    // The API server answers a watch's headers at once, before any event.
+    res.flushHeaders();
     const from = Number(resourceVersion || "0");
     if (from < this.compactedRv) {
       res.end(JSON.stringify({ type: "ERROR", object: this.goneStatus(resourceVersion) }) + "\n");

@@ -88,6 +88,7 @@ void describe("Kubernetes EndpointSlice discovery: discovery server + sidecar + 
   let cp: ControlPlane | undefined;
   let sc: Sidecar | undefined;
   let client: EchoClient;
+  let listenerPort: number;
 
   const slice = (name: string, e: Partial<SliceEndpoint> = {}): void => {
     const pod = pods.get(name)!;
@@ -120,7 +121,7 @@ void describe("Kubernetes EndpointSlice discovery: discovery server + sidecar + 
     const dir = await mkdtemp(join(tmpdir(), "pilotfish-k8s-"));
     const kubeconfig = join(dir, "kubeconfig");
     await writeFile(kubeconfig, api.kubeconfig());
-    const listenerPort = await freePort();
+    listenerPort = await freePort();
     cp = await startControlPlane(meshYaml(listenerPort), { args: ["--kubeconfig", kubeconfig], env: { KUBERNETES_SERVICE_HOST: "", KUBECONFIG: "/nonexistent" } });
     sc = await startSidecar(adsSidecarBootstrap(cp.xdsPort));
     client = createEchoClient(listenerPort);
@@ -262,5 +263,27 @@ void describe("Kubernetes EndpointSlice discovery: discovery server + sidecar + 
     // Back: a new pod is found again.
     slice("a");
     await until("a to come back once the API answers", 15_000, async () => (await hostOf("a"))?.eds === "HEALTHY");
+  });
+
+  void test("a mesh.yaml edit that drops the Kubernetes upstream stops its watches; restoring it restarts them", async () => {
+    const e = pods.get("a")!;
+    await cp!.writeMesh(meshYaml(listenerPort).replace(/ {4}discovery: .*\n/, `    nodes: [ { address: 127.0.0.1:${e.port} } ]\n`));
+    await until("the watches to close", 10_000, () => api.openWatches === 0).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; open ${api.openWatches}\n${cp!.output().split("\n").slice(-15).join("\n")}`);
+    });
+    const a0 = calls("a");
+    await until("calls to go to the listed node", 10_000, async () => {
+      await unary(client, { message: "static" }, { deadlineMs: 2000 });
+      return calls("a") > a0 + 3;
+    });
+    const from = api.requests.length;
+    await cp!.writeMesh(meshYaml(listenerPort));
+    await until("the watches to reopen with a fresh list", 10_000, () => api.openWatches === 2);
+    assert.ok(api.requests.slice(from).some((r) => !r.watch && r.kind === "endpointslices"));
+    const d0 = calls("d");
+    await until("calls to reach d again", 10_000, async () => {
+      await unary(client, { message: "k8s" }, { deadlineMs: 2000 });
+      return calls("d") > d0;
+    });
   });
 });

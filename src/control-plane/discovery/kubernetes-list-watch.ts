@@ -57,6 +57,8 @@ export class KubernetesListWatch<T extends KubernetesObject> {
   private stopped = false;
   private controller: AbortController | undefined;
   private wake: (() => void) | undefined;
+  /** Ends the current watchOnce at stop(), even while its request is still connecting. */
+  private cancelWatch: (() => void) | undefined;
   private readonly backoff: Backoff;
   private readonly watcher: Watch;
   private readonly syncedWaiters: (() => void)[] = [];
@@ -96,6 +98,7 @@ export class KubernetesListWatch<T extends KubernetesObject> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.controller?.abort();
+    this.cancelWatch?.();
     this.wake?.();
     for (const w of this.syncedWaiters.splice(0)) w();
     await this.loop;
@@ -160,6 +163,7 @@ export class KubernetesListWatch<T extends KubernetesObject> {
   /** One watch request from the current resourceVersion, until it ends. */
   private watchOnce(): Promise<WatchEnd> {
     return new Promise<WatchEnd>((resolve) => {
+      this.cancelWatch = () => resolve({ kind: "ended", error: null, events: 0 });
       let events = 0;
       let gone = false;
       const query = {
@@ -193,6 +197,7 @@ export class KubernetesListWatch<T extends KubernetesObject> {
       };
       const onDone = (err: unknown): void => {
         this.controller = undefined;
+        this.cancelWatch = undefined;
         if (gone || statusCodeOf(err) === 410) resolve({ kind: "gone" });
         else resolve({ kind: "ended", error: this.stopped ? null : err, events });
       };
