@@ -105,6 +105,10 @@ export class KubernetesApiStandIn {
   private compactedRv = 0;
   /** When set, every request gets this HTTP status (the API is "down"). */
   failWith: number | undefined;
+  /** When true, watches get no response headers (an API server or proxy that hangs). */
+  holdWatchHeaders = false;
+  /** When set, watch requests (only) get this HTTP status, e.g. 410 from a proxy or an old API server. */
+  failWatchesWith: number | undefined;
 
   private constructor() {
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -242,8 +246,9 @@ export class KubernetesApiStandIn {
     const watch = url.searchParams.get("watch") === "1" || url.searchParams.get("watch") === "true";
     const resourceVersion = url.searchParams.get("resourceVersion") ?? "";
     this.requests.push({ kind, watch, resourceVersion, query: url.searchParams });
-    if (this.failWith !== undefined) {
-      res.writeHead(this.failWith, { "content-type": "application/json" }).end(JSON.stringify({ kind: "Status", code: this.failWith, message: "unavailable" }));
+    const fail = this.failWith ?? (watch ? this.failWatchesWith : undefined);
+    if (fail !== undefined) {
+      res.writeHead(fail, { "content-type": "application/json" }).end(JSON.stringify({ kind: "Status", code: fail, message: "failing on purpose" }));
       return;
     }
     if (req.headers.authorization !== "Bearer test-token") {
@@ -259,8 +264,8 @@ export class KubernetesApiStandIn {
       return;
     }
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
-    // The API server answers a watch's headers at once, before any event.
-    res.flushHeaders();
+    // The API server answers a watch's headers at once, before any event (unless told to hang).
+    if (!this.holdWatchHeaders) res.flushHeaders();
     const from = Number(resourceVersion || "0");
     if (from < this.compactedRv) {
       res.end(JSON.stringify({ type: "ERROR", object: this.goneStatus(resourceVersion) }) + "\n");
