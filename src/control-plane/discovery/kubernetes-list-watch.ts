@@ -120,6 +120,8 @@ export class KubernetesListWatch<T extends KubernetesObject> {
       if (end.kind === "gone") {
         this.log.info({ source: this.source.what, resource_version: this.resourceVersion }, "kubernetes watch expired (410 Gone); relisting");
         mustList = true;
+        // A server failing every fresh watch at once must not get a relist loop at full speed.
+        if (performance.now() - startedAt < 1000) await this.sleep(this.backoff.next());
         continue;
       }
       if (end.error !== null && end.error !== undefined) {
