@@ -115,7 +115,7 @@ function clustersJson(clusters: ClusterManager): unknown {
             weight: h.weight,
             health_status: {
               flags: h.healthText(),
-              eds_health_status: h.available ? "HEALTHY" : "UNHEALTHY",
+              eds_health_status: h.draining ? "DRAINING" : h.available ? "HEALTHY" : "UNHEALTHY",
               failed_outlier_check: (h.healthFlags & HealthFlag.FAILED_OUTLIER_CHECK) !== 0,
               failed_active_health_check: (h.healthFlags & HealthFlag.FAILED_ACTIVE_HC) !== 0,
               failed_eds_health: (h.healthFlags & HealthFlag.FAILED_EDS_HEALTH) !== 0,

@@ -1,4 +1,4 @@
-/** `pilotfish control-plane -c <mesh.yaml> [--port 18000] [--admin-port 18001]`: serve until SIGTERM/SIGINT. */
+/** `pilotfish control-plane -c <mesh.yaml> [--port 18000] [--admin-port 18001] [--kubeconfig f]`: serve until SIGTERM/SIGINT. */
 import { readFileSync } from "node:fs";
 import { ErrorCode, formatFieldErrors, PilotfishError } from "../common/errors.js";
 import { createLogger } from "../common/logger.js";
@@ -17,6 +17,8 @@ export interface ControlPlaneFlags {
   readonly adminPort: number;
   /** Listen address of both servers. */
   readonly address: string;
+  /** Kubernetes client config file (Kubernetes discovery only). */
+  readonly kubeconfig?: string;
 }
 
 /** Parses a port flag; commander calls it and a throw becomes a usage error (exit 2). */
@@ -32,6 +34,7 @@ export async function runControlPlane(flags: ControlPlaneFlags): Promise<number>
     xdsPort: flags.port,
     adminHost: flags.address,
     adminPort: flags.adminPort,
+    kubernetes: { kubeconfig: flags.kubeconfig },
   });
   try {
     await cp.start();

@@ -42,7 +42,11 @@ program
   .option("--port <port>", "xDS (gRPC) port; 0 picks one", parsePort, 18000)
   .option("--admin-port <port>", "admin HTTP port (/nodes /ready /metrics /config); 0 picks one", parsePort, 18001)
   .option("--address <ip>", "listen address of both ports", "0.0.0.0")
-  .action(async (opts: { config: string; port: number; adminPort: number; address: string }) => {
+  .option(
+    "--kubeconfig <file>",
+    "Kubernetes client config for discovery: {kubernetes} upstreams (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)",
+  )
+  .action(async (opts: { config: string; port: number; adminPort: number; address: string; kubeconfig?: string }) => {
     const { runControlPlane } = await import("./control-plane-command.js");
     process.exitCode = await runControlPlane(opts);
   });

@@ -15,6 +15,8 @@ export const ErrorCode = {
   LISTEN_FAILED: "PF_LISTEN_FAILED",
   /** A discovery-server snapshot references a resource it does not contain; the previous snapshot stays. */
   SNAPSHOT_INCONSISTENT: "PF_SNAPSHOT_INCONSISTENT",
+  /** mesh.yaml uses Kubernetes discovery and no usable kubeconfig or in-cluster account was found. */
+  KUBERNETES_CONFIG: "PF_KUBERNETES_CONFIG",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

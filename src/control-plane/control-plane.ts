@@ -12,6 +12,10 @@ import { hostname } from "node:os";
 import { PushTracer } from "../telemetry/push-tracer.js";
 import { AdsMetrics } from "./ads-server-metrics.js";
 import { controlPlaneAdminPort, startControlPlaneAdmin, stopControlPlaneAdmin } from "./admin-server.js";
+import { type DiscoveredEndpoints, NO_DISCOVERED_ENDPOINTS } from "./discovery/discovered-endpoints.js";
+import { KubernetesDiscovery, kubernetesTargets } from "./discovery/kubernetes-discovery.js";
+import type { ListWatchOptions } from "./discovery/kubernetes-list-watch.js";
+import { loadKubeConfig } from "./discovery/kubernetes-config.js";
 import type { MeshConfig } from "./mesh/mesh-model.js";
 import { loadMeshFile, watchMeshFile, type MeshValidation, type MeshWatch } from "./mesh/mesh-source.js";
 import { NodeRegistry } from "./node-registry.js";
@@ -19,8 +23,8 @@ import { buildSnapshot } from "./snapshot.js";
 import { SnapshotCache } from "./snapshot-cache.js";
 import type { NodeIdentity, XdsResources } from "./xds-resources.js";
 
-/** Turns the mesh into one node's resources (translateMesh in production). */
-export type MeshTranslator = (mesh: MeshConfig, node: NodeIdentity) => XdsResources;
+/** Turns the mesh (and discovered endpoints) into one node's resources (translateMesh in production). */
+export type MeshTranslator = (mesh: MeshConfig, node: NodeIdentity, discovered?: DiscoveredEndpoints) => XdsResources;
 
 /** How to run the discovery server. */
 export interface ControlPlaneOptions {
@@ -42,6 +46,18 @@ export interface ControlPlaneOptions {
   readonly watch?: boolean;
   /** Debounce of the file watcher, ms (tests shorten it). */
   readonly watchDebounceMs?: number;
+  /** Kubernetes discovery; only used when mesh.yaml has a `discovery: {kubernetes}` upstream. */
+  readonly kubernetes?: ControlPlaneKubernetesOptions;
+}
+
+/** How the discovery server reaches Kubernetes. */
+export interface ControlPlaneKubernetesOptions {
+  /** kubeconfig file; undefined = in-cluster service account, else $KUBECONFIG / ~/.kube/config. */
+  readonly kubeconfig?: string;
+  /** How long start() waits for the first list of every Service before serving anyway, ms (default 10 s). */
+  readonly syncTimeoutMs?: number;
+  /** Retry and watch tuning (tests shorten the retries). */
+  readonly listWatch?: ListWatchOptions;
 }
 
 /** The bound ports. */
@@ -80,6 +96,10 @@ export class ControlPlane {
   private meshLoadedAt: string | undefined;
   private lastError: MeshError | null = null;
   private ready = false;
+  /** Created with the first mesh that has a `discovery: {kubernetes}` upstream. */
+  private kubernetes: KubernetesDiscovery | undefined;
+  /** Endpoints in the current snapshot from discovery sources. */
+  private discovered: DiscoveredEndpoints = NO_DISCOVERED_ENDPOINTS;
 
   constructor(private readonly options: ControlPlaneOptions) {
     // The translator reads only node.cluster (listener selection) and proxyless (listener form), so
@@ -105,11 +125,17 @@ export class ControlPlane {
   async start(): Promise<ControlPlanePorts> {
     const o = this.options;
     const mesh = loadMeshFile(o.meshFile);
+    this.trackDiscovery(mesh);
     const errors = this.apply(mesh);
     if (errors.length > 0) {
       throw new PilotfishError(ErrorCode.SNAPSHOT_INCONSISTENT, `${o.meshFile} translates to inconsistent resources:\n${formatFieldErrors(errors)}`, errors);
     }
     this.metrics.meshReload(true);
+    if (this.kubernetes !== undefined) {
+      // Sidecars connecting now should get the Services' endpoints, not an empty set, when the API answers.
+      const synced = await this.kubernetes.synced(o.kubernetes?.syncTimeoutMs ?? 10_000);
+      if (!synced) o.log.warn("Kubernetes not listed yet; serving without its endpoints until it answers");
+    }
     const xds = await this.ads.start(o.xdsHost ?? "0.0.0.0", o.xdsPort ?? 18000);
     try {
       this.admin = await startControlPlaneAdmin(o.adminHost ?? "0.0.0.0", o.adminPort ?? 18001, {
@@ -136,6 +162,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     this.ready = false;
     await this.meshWatch?.close();
+    await this.kubernetes?.stop();
     await this.ads.stop();
     if (this.admin !== undefined) await stopControlPlaneAdmin(this.admin);
     await this.pushTracer?.shutdown();
@@ -147,6 +174,7 @@ export class ControlPlane {
       mesh_file: this.options.meshFile,
       loaded_at: this.meshLoadedAt ?? null,
       mesh: this.mesh ?? null,
+      discovered_endpoints: Object.fromEntries(this.discovered),
       last_error: this.lastError,
       snapshot_failure: this.cache.lastFailure(),
     };
@@ -161,6 +189,12 @@ export class ControlPlane {
     const log = this.options.log;
     if (!result.ok) {
       this.reject(result.errors);
+      return;
+    }
+    try {
+      this.trackDiscovery(result.mesh);
+    } catch (err) {
+      this.reject([{ path: "discovery", message: (err as Error).message }]);
       return;
     }
     const errors = this.apply(result.mesh);
@@ -184,8 +218,9 @@ export class ControlPlane {
    */
   private apply(mesh: MeshConfig): FieldError[] {
     const translate = this.options.translate;
+    const discovered = this.kubernetes?.endpointsFor(mesh) ?? NO_DISCOVERED_ENDPOINTS;
     try {
-      for (const node of PROBE_NODES) buildSnapshot(translate(mesh, node), 0);
+      for (const node of PROBE_NODES) buildSnapshot(translate(mesh, node, discovered), 0);
     } catch (err) {
       if (PilotfishError.is(err) && err.details.length > 0) return [...err.details];
       return [{ path: "(translation)", message: (err as Error).message }];
@@ -194,7 +229,38 @@ export class ControlPlane {
     this.mesh = mesh;
     this.meshLoadedAt = new Date().toISOString();
     this.lastError = null;
-    this.cache.setGenerator((node) => translate(mesh, node), changedAt);
+    this.publish(mesh, discovered, changedAt);
     return [];
+  }
+
+  private publish(mesh: MeshConfig, discovered: DiscoveredEndpoints, changedAt: number): void {
+    const translate = this.options.translate;
+    this.discovered = discovered;
+    this.cache.setGenerator((node) => translate(mesh, node, discovered), changedAt);
+  }
+
+  /**
+   * Starts or stops Kubernetes watches so that exactly the Services `mesh` names are watched. The
+   * client is created with the first mesh that needs it.
+   * @throws PilotfishError PF_KUBERNETES_CONFIG when no client configuration is usable.
+   */
+  private trackDiscovery(mesh: MeshConfig): void {
+    const targets = kubernetesTargets(mesh);
+    if (targets.length === 0 && this.kubernetes === undefined) return;
+    const log = this.options.log;
+    this.kubernetes ??= new KubernetesDiscovery({
+      kubeConfig: loadKubeConfig(this.options.kubernetes?.kubeconfig),
+      log,
+      listWatch: this.options.kubernetes?.listWatch,
+      onChange: () => this.onEndpointsChange(),
+    });
+    this.kubernetes.track(targets).catch((err: unknown) => log.error({ err: (err as Error).message }, "stopping a Kubernetes watch failed"));
+  }
+
+  /** A watched Kubernetes object changed: re-translate the mesh in force with the new endpoints. */
+  private onEndpointsChange(): void {
+    const mesh = this.mesh;
+    if (mesh === undefined || this.kubernetes === undefined) return;
+    this.publish(mesh, this.kubernetes.endpointsFor(mesh), performance.now());
   }
 }

@@ -107,9 +107,11 @@ export class Cluster {
     this.stats.membershipTotal.value = this.hostList.length;
     this.stats.membershipHealthy.value = available.length;
     const threshold = this.config.healthyPanicThreshold;
-    const panic = threshold > 0 && this.hostList.length > 0 && (available.length * 100) / this.hostList.length < threshold;
+    // Draining hosts are excluded (Envoy's excluded hosts): out of the panic maths and the panic set.
+    const eligible = this.hostList.some((h) => h.draining) ? this.hostList.filter((h) => !h.draining) : this.hostList;
+    const panic = threshold > 0 && eligible.length > 0 && (available.length * 100) / eligible.length < threshold;
     this.panic = panic;
-    this.picker = createPicker(this.config.lbPolicy, panic ? this.hostList : available, this.config.leastRequest, this.random, this.clock);
+    this.picker = createPicker(this.config.lbPolicy, panic ? eligible : available, this.config.leastRequest, this.random, this.clock);
   }
 
   /** Picks a host for an attempt, avoiding `tried` where possible. */

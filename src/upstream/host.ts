@@ -52,6 +52,11 @@ export class Host {
   outlier: OutlierSink | undefined = undefined;
   /** Monotonic ms when the host joined its cluster (slow start); set by the cluster. */
   addedAt: number | undefined = undefined;
+  /**
+   * EDS said DRAINING (e.g. a terminating Kubernetes pod): never picked, not even in panic mode, as
+   * Envoy excludes such hosts; its in-flight requests finish on the open connections.
+   */
+  draining = false;
 
   constructor(
     readonly address: SocketAddress,
@@ -60,6 +65,7 @@ export class Host {
     healthStatus: EndpointHealthStatus,
   ) {
     this.key = address.address.includes(":") ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+    this.draining = healthStatus === "DRAINING";
     if (healthStatus === "UNHEALTHY" || healthStatus === "DRAINING" || healthStatus === "TIMEOUT") {
       this.healthFlags |= HealthFlag.FAILED_EDS_HEALTH;
     } else if (healthStatus === "DEGRADED") {
@@ -71,6 +77,7 @@ export class Host {
   syncEdsHealth(fresh: Host): void {
     const eds = HealthFlag.FAILED_EDS_HEALTH | HealthFlag.DEGRADED_EDS_HEALTH;
     this.healthFlags = (this.healthFlags & ~eds) | (fresh.healthFlags & eds);
+    this.draining = fresh.draining;
   }
 
   /** Failure penalty (request-equivalents) as of `penaltyAt`; decays with FAILURE_PENALTY_HALF_LIFE_MS. */

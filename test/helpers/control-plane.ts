@@ -26,12 +26,12 @@ export interface ControlPlane {
 /** Starts the discovery server on `meshYaml`; `ports` pins the xDS port (for restarts). */
 export async function startControlPlane(
   meshYaml: string,
-  opts: { dir?: string; xdsPort?: number; adminPort?: number; env?: NodeJS.ProcessEnv } = {},
+  opts: { dir?: string; xdsPort?: number; adminPort?: number; env?: NodeJS.ProcessEnv; args?: readonly string[] } = {},
 ): Promise<ControlPlane> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "pilotfish-cp-")));
   const meshFile = join(dir, "mesh.yaml");
   if (opts.dir === undefined) await writeFile(meshFile, meshYaml);
-  const args = ["--import", "tsx", CLI_MAIN, "control-plane", "-c", meshFile, "--port", String(opts.xdsPort ?? 0), "--admin-port", String(opts.adminPort ?? 0)];
+  const args = ["--import", "tsx", CLI_MAIN, "control-plane", "-c", meshFile, "--port", String(opts.xdsPort ?? 0), "--admin-port", String(opts.adminPort ?? 0), ...(opts.args ?? [])];
   const proc = spawn(NODE_BIN, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
   let out = "";
   const ready = new Promise<{ xds: number; admin: number }>((resolve, reject) => {

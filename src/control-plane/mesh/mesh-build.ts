@@ -5,6 +5,7 @@
  */
 import type {
   MeshConfig,
+  MeshDiscovery,
   MeshHealthCheck,
   MeshLeastRequest,
   MeshListener,
@@ -35,6 +36,10 @@ export const MESH_DEFAULTS = {
   /** Route timeout for http2/https upstreams: Envoy's 15 s. */
   httpTimeoutMs: 15_000,
   retries: 0,
+  /** Envoy's dns_refresh_rate default. */
+  dnsRefreshRateMs: 5_000,
+  /** kubectl's namespace when none is given. */
+  kubernetesNamespace: "default",
   /**
    * Istio's default retry conditions: the attempt never reached the application (connect failure,
    * refused stream), or the server said so itself (UNAVAILABLE, CANCELLED, HTTP 503). Not `5xx` or
@@ -118,7 +123,8 @@ function buildUpstream(u: RawUpstream): MeshUpstream {
   return {
     name: u.name,
     protocol,
-    nodes: u.nodes.map((n) => ({ address: n.address, weight: n.weight ?? 1, status: n.status ?? "unknown" })),
+    nodes: (u.nodes ?? []).map((n) => ({ address: n.address, weight: n.weight ?? 1, status: n.status ?? "unknown" })),
+    discovery: buildDiscovery(u.discovery),
     balance,
     leastRequest: buildLeastRequest(u.leastRequest),
     connectTimeoutMs: u.connectTimeout ?? MESH_DEFAULTS.connectTimeoutMs,
@@ -140,6 +146,26 @@ function buildUpstream(u: RawUpstream): MeshUpstream {
         : undefined,
     ...(u.rateLimit === undefined ? {} : { rateLimit: buildRateLimit(u.rateLimit) }),
   };
+}
+
+function buildDiscovery(d: RawUpstream["discovery"]): MeshDiscovery | undefined {
+  if (d?.dns) {
+    return {
+      kind: "dns",
+      name: d.dns.name,
+      port: d.dns.port,
+      refreshRateMs: d.dns.refreshRate ?? MESH_DEFAULTS.dnsRefreshRateMs,
+      respectTtl: d.dns.respectTtl ?? false,
+      lookupFamily: d.dns.lookupFamily ?? "auto",
+    };
+  }
+  if (d?.kubernetes) {
+    const k = d.kubernetes;
+    // A quoted number ("8080") means the port number, as kubectl reads it.
+    const port = typeof k.port === "string" && /^\d+$/.test(k.port) ? Number(k.port) : k.port;
+    return { kind: "kubernetes", service: k.service, namespace: k.namespace ?? MESH_DEFAULTS.kubernetesNamespace, port };
+  }
+  return undefined;
 }
 
 function buildLeastRequest(lr: RawUpstream["leastRequest"]): MeshLeastRequest {

@@ -158,12 +158,42 @@ export interface MeshLocality {
   readonly subZone: string;
 }
 
+/** Envoy's Cluster.DnsLookupFamily, lower-cased. */
+export type MeshDnsLookupFamily = "auto" | "v4_only" | "v6_only" | "v4_preferred" | "all";
+
+/** Where an upstream's nodes come from when mesh.yaml does not list them. */
+export type MeshDiscovery =
+  | {
+      /** A STRICT_DNS cluster: every sidecar resolves `name` itself and uses every address. */
+      readonly kind: "dns";
+      /** Hostname to resolve. */
+      readonly name: string;
+      /** Port of every resolved address. */
+      readonly port: number;
+      /** Re-resolve interval, ms (Envoy's dns_refresh_rate; default 5 s). */
+      readonly refreshRateMs: number;
+      /** Re-resolve when the answer's TTL expires instead (Envoy's respect_dns_ttl). */
+      readonly respectTtl: boolean;
+      readonly lookupFamily: MeshDnsLookupFamily;
+    }
+  | {
+      /** EDS endpoints the discovery server reads from the Service's EndpointSlices. */
+      readonly kind: "kubernetes";
+      readonly service: string;
+      readonly namespace: string;
+      /** Service port, by name or by number (`port` of the Service, not the pod's targetPort). */
+      readonly port: string | number;
+    };
+
 /** An upstream: one Cluster and one ClusterLoadAssignment. */
 export interface MeshUpstream {
   /** Cluster name and EDS service name; unique. */
   readonly name: string;
   readonly protocol: MeshProtocol;
+  /** The listed nodes; empty when `discovery` is set. */
   readonly nodes: readonly MeshNode[];
+  /** Where nodes come from instead of `nodes`; undefined = the listed nodes. */
+  readonly discovery: MeshDiscovery | undefined;
   readonly balance: MeshBalance;
   readonly leastRequest: MeshLeastRequest;
   readonly connectTimeoutMs: number;

@@ -103,6 +103,7 @@ function unresolved(what: string, name: string, known: ReadonlySet<string>): str
 }
 
 function checkUpstream(u: Obj, p: string, add: Add): void {
+  checkDiscovery(u, p, add);
   // grpc-js-xds NACKs a ClusterLoadAssignment with the same address twice; Envoy merges them.
   const addresses = new Map<string, number>();
   for (const [j, n] of entries(u, "nodes")) {
@@ -146,6 +147,19 @@ function checkUpstream(u: Obj, p: string, add: Add): void {
   if (lr !== undefined && balance !== undefined && balance.replace("-", "_") !== "least_request") {
     add(`${p}.leastRequest`, `only applies to balance "least_request" (this upstream uses ${show(balance)})`);
   }
+}
+
+/** `nodes` or `discovery`, exactly one; `discovery` holds exactly one source. */
+function checkDiscovery(u: Obj, p: string, add: Add): void {
+  const d = u.discovery;
+  if (u.nodes !== undefined && d !== undefined) {
+    add(`${p}.discovery`, "nodes and discovery are exclusive: list the nodes or say where they come from, not both");
+  } else if (u.nodes === undefined && d === undefined) {
+    add(p, "needs nodes: [...] or discovery: {dns: ...} / {kubernetes: ...}");
+  }
+  if (!isObj(d)) return;
+  const kinds = ["dns", "kubernetes"].filter((k) => d[k] !== undefined);
+  if (kinds.length !== 1) add(`${p}.discovery`, kinds.length === 0 ? "needs one of dns: {name, port} or kubernetes: {service, port}" : "has both dns and kubernetes; choose one");
 }
 
 /**

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { RETRY_ON } from "../../config/decode/retry-policy.js";
 import { policySchemaOf, rateLimitSchema } from "./mesh-policy-schema.js";
-import { duration, intIn, listenerAddress, nodeAddress, percent, positiveDuration, resourceName } from "./mesh-primitives.js";
+import { duration, intIn, listenerAddress, nodeAddress, percent, positiveDuration, resourceName, show } from "./mesh-primitives.js";
 
 const UINT32_MAX = 4_294_967_295;
 const count = intIn(0, UINT32_MAX);
@@ -101,13 +101,45 @@ const tls = z.strictObject({
   keyFile: z.string().min(1).optional(),
 });
 
+/** A DNS-1123 label: what Kubernetes accepts as a namespace, Service or port name. */
+const k8sName = z.string().refine((v) => /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v), {
+  error: (issue) => `${show(issue.input)} is not a Kubernetes name (lower-case letters, digits and "-", at most 63)`,
+});
+
+const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?)*\.?$/;
+
+export const DNS_LOOKUP_FAMILIES = ["auto", "v4_only", "v6_only", "v4_preferred", "all"] as const;
+
+const discovery = z.strictObject({
+  dns: z
+    .strictObject({
+      name: z.string().refine((v) => DNS_NAME.test(v), {
+        error: (issue) => `${show(issue.input)} is not a DNS name (e.g. echo.default.svc.cluster.local)`,
+      }),
+      port: intIn(1, 65535),
+      refreshRate: positiveDuration.optional(),
+      respectTtl: z.boolean().optional(),
+      lookupFamily: z.enum(DNS_LOOKUP_FAMILIES).optional(),
+    })
+    .optional(),
+  kubernetes: z
+    .strictObject({
+      service: k8sName,
+      namespace: k8sName.optional(),
+      port: z.union([intIn(1, 65535), k8sName]),
+    })
+    .optional(),
+});
+
 /** Balance spellings: ours, plus APIPark's hyphenated ones so pasted upstreams work. */
 export const BALANCE_VALUES = ["least_request", "round_robin", "random", "least-request", "round-robin"] as const;
 
 export const upstreamSchema = z.strictObject({
   name: resourceName,
   protocol: z.enum(["grpc", "http2", "https"]).optional(),
-  nodes: z.array(node).min(1),
+  /** Exclusive with `discovery`; mesh-references.ts says so by name. */
+  nodes: z.array(node).min(1).optional(),
+  discovery: discovery.optional(),
   balance: z.enum(BALANCE_VALUES).optional(),
   leastRequest: leastRequest.optional(),
   connectTimeout: positiveDuration.optional(),

@@ -10,6 +10,7 @@
 import {
   type Cluster,
   Cluster_DiscoveryType,
+  Cluster_DnsLookupFamily,
   Cluster_LbPolicy,
   type LoadBalancingPolicy_Policy,
 } from "../../gen/envoy/config/cluster/v3/cluster.js";
@@ -31,7 +32,8 @@ import { RoundRobin } from "../../gen/envoy/extensions/load_balancing_policies/r
 import { UpstreamTlsContext } from "../../gen/envoy/extensions/transport_sockets/tls/v3/tls.js";
 import { HttpProtocolOptions } from "../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
 import type { Any } from "../../gen/google/protobuf/any.js";
-import type { MeshBalance, MeshLeastRequest, MeshNodeStatus, MeshUpstream } from "./mesh-model.js";
+import type { DiscoveredEndpoint } from "../discovery/discovered-endpoints.js";
+import type { MeshBalance, MeshDnsLookupFamily, MeshLeastRequest, MeshNodeStatus, MeshUpstream } from "./mesh-model.js";
 import { adsConfigSource, duration, EmbeddedType, ExtensionName, optionalDuration, pack } from "./xds-builders.js";
 
 const LB_POLICY: Record<MeshBalance, Cluster_LbPolicy> = {
@@ -47,12 +49,32 @@ const HEALTH: Record<MeshNodeStatus, HealthStatus> = {
   draining: HealthStatus.DRAINING,
 };
 
-/** The Cluster for one upstream; its EDS service name is the upstream name. */
+const LOOKUP_FAMILY: Record<MeshDnsLookupFamily, Cluster_DnsLookupFamily> = {
+  auto: Cluster_DnsLookupFamily.AUTO,
+  v4_only: Cluster_DnsLookupFamily.V4_ONLY,
+  v6_only: Cluster_DnsLookupFamily.V6_ONLY,
+  v4_preferred: Cluster_DnsLookupFamily.V4_PREFERRED,
+  all: Cluster_DnsLookupFamily.ALL,
+};
+
+/** Whether the upstream's endpoints travel over EDS (everything but `discovery: {dns}`). */
+export function usesEds(u: MeshUpstream): boolean {
+  return u.discovery?.kind !== "dns";
+}
+
+/**
+ * The Cluster for one upstream; its EDS service name is the upstream name. `discovery: {dns}` gives a
+ * STRICT_DNS cluster instead, its hostname in an inline load_assignment: each sidecar resolves it.
+ */
 export function clusterFor(u: MeshUpstream): Cluster {
+  const dns = u.discovery?.kind === "dns" ? u.discovery : undefined;
   return {
     name: u.name,
-    type: Cluster_DiscoveryType.EDS,
-    edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: u.name },
+    type: dns ? Cluster_DiscoveryType.STRICT_DNS : Cluster_DiscoveryType.EDS,
+    edsClusterConfig: dns ? undefined : { edsConfig: adsConfigSource(), serviceName: u.name },
+    dnsRefreshRate: dns ? duration(dns.refreshRateMs) : undefined,
+    dnsLookupFamily: dns ? LOOKUP_FAMILY[dns.lookupFamily] : Cluster_DnsLookupFamily.AUTO,
+    respectDnsTtl: dns?.respectTtl ?? false,
     connectTimeout: duration(u.connectTimeoutMs),
     lbPolicy: LB_POLICY[u.balance],
     healthChecks: u.healthCheck ? [healthCheckFor(u)] : [],
@@ -64,7 +86,7 @@ export function clusterFor(u: MeshUpstream): Cluster {
       u.healthyPanicThreshold === undefined
         ? undefined
         : { healthyPanicThreshold: { value: u.healthyPanicThreshold }, ignoreNewHostsUntilFirstHc: false },
-    loadAssignment: undefined,
+    loadAssignment: dns ? dnsLoadAssignment(u.name, dns.name, dns.port, u) : undefined,
     // Every mesh protocol is HTTP/2 (gRPC, h2c, or h2 over TLS): say so explicitly, as Envoy needs.
     typedExtensionProtocolOptions: {
       [ExtensionName.UPSTREAM_HTTP_PROTOCOL_OPTIONS]: pack(EmbeddedType.UPSTREAM_HTTP_PROTOCOL_OPTIONS, HttpProtocolOptions, {
@@ -236,37 +258,82 @@ function transportSocketFor(u: MeshUpstream): Cluster["transportSocket"] {
   return { name: ExtensionName.TLS, typedConfig: pack(EmbeddedType.UPSTREAM_TLS_CONTEXT, UpstreamTlsContext, ctx) };
 }
 
-/** The ClusterLoadAssignment: one locality (weight 1) holding every node in mesh.yaml order. */
-export function loadAssignmentFor(u: MeshUpstream): ClusterLoadAssignment {
+/**
+ * The ClusterLoadAssignment. Listed nodes: one locality (weight 1) holding every node in mesh.yaml
+ * order. Discovered endpoints: one locality per zone (sorted), weighted by its endpoint count so that
+ * clients balancing localities first (grpc-js-xds) still spread load per endpoint.
+ */
+export function loadAssignmentFor(u: MeshUpstream, discovered: readonly DiscoveredEndpoint[] = []): ClusterLoadAssignment {
+  if (u.discovery?.kind === "kubernetes") return discoveredLoadAssignment(u, discovered);
   return {
     clusterName: u.name,
     endpoints: [
       {
         locality: { region: u.locality.region, zone: u.locality.zone, subZone: u.locality.subZone },
-        lbEndpoints: u.nodes.map(
-          (n): LbEndpoint => ({
-            endpoint: {
-              address: {
-                address: {
-                  $case: "socketAddress",
-                  value: {
-                    protocol: SocketAddress_Protocol.TCP,
-                    address: n.address.host,
-                    portSpecifier: { $case: "portValue", value: n.address.port },
-                    resolverName: "",
-                    ipv4Compat: false,
-                  },
-                },
-              },
-              hostname: "",
-            },
-            healthStatus: HEALTH[n.status],
-            loadBalancingWeight: n.weight,
-          }),
-        ),
+        lbEndpoints: u.nodes.map((n) => lbEndpoint(n.address.host, n.address.port, HEALTH[n.status], n.weight)),
         loadBalancingWeight: 1,
         priority: 0,
       },
     ],
+  };
+}
+
+function discoveredLoadAssignment(u: MeshUpstream, discovered: readonly DiscoveredEndpoint[]): ClusterLoadAssignment {
+  const byZone = new Map<string, DiscoveredEndpoint[]>();
+  for (const e of discovered) {
+    const zone = e.zone || u.locality.zone;
+    const list = byZone.get(zone);
+    if (list) list.push(e);
+    else byZone.set(zone, [e]);
+  }
+  const zones = [...byZone.keys()].sort();
+  return {
+    clusterName: u.name,
+    endpoints: zones.map((zone) => {
+      const list = byZone.get(zone)!;
+      return {
+        locality: { region: u.locality.region, zone, subZone: u.locality.subZone },
+        lbEndpoints: list.map((e) => lbEndpoint(e.ip, e.port, HEALTH[e.status], 1)),
+        loadBalancingWeight: list.length,
+        priority: 0,
+      };
+    }),
+  };
+}
+
+/** STRICT_DNS: the hostname as the one endpoint's address; the client expands it into hosts. */
+function dnsLoadAssignment(name: string, host: string, port: number, u: MeshUpstream): ClusterLoadAssignment {
+  return {
+    clusterName: name,
+    endpoints: [
+      {
+        locality: { region: u.locality.region, zone: u.locality.zone, subZone: u.locality.subZone },
+        lbEndpoints: [lbEndpoint(host, port, HealthStatus.UNKNOWN, 1)],
+        loadBalancingWeight: 1,
+        priority: 0,
+      },
+    ],
+  };
+}
+
+function lbEndpoint(address: string, port: number, healthStatus: HealthStatus, weight: number): LbEndpoint {
+  return {
+    endpoint: {
+      address: {
+        address: {
+          $case: "socketAddress",
+          value: {
+            protocol: SocketAddress_Protocol.TCP,
+            address,
+            portSpecifier: { $case: "portValue", value: port },
+            resolverName: "",
+            ipv4Compat: false,
+          },
+        },
+      },
+      hostname: "",
+    },
+    healthStatus,
+    loadBalancingWeight: weight,
   };
 }

@@ -8,9 +8,10 @@
  * those routes send to, and one endpoint set per upstream. Upstreams no selected route uses are left
  * out, so a sidecar does not health-check services it never calls.
  */
+import { type DiscoveredEndpoints, NO_DISCOVERED_ENDPOINTS } from "../discovery/discovered-endpoints.js";
 import type { NodeIdentity, XdsResources } from "../xds-resources.js";
 import type { MeshConfig, MeshUpstream } from "./mesh-model.js";
-import { clusterFor, loadAssignmentFor } from "./translate-cluster.js";
+import { clusterFor, loadAssignmentFor, usesEds } from "./translate-cluster.js";
 import { listenerFor, selectListeners } from "./translate-listener.js";
 import { policyFiltersFor } from "./translate-policy.js";
 import { routeConfigurationFor } from "./translate-route.js";
@@ -20,8 +21,11 @@ function byName<T extends { readonly name: string }>(a: T, b: T): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-/** Every resource `node` should have under `mesh`. */
-export function translateMesh(mesh: MeshConfig, node: NodeIdentity): XdsResources {
+/**
+ * Every resource `node` should have under `mesh`; `discovered` holds the endpoints of upstreams with
+ * `discovery: {kubernetes}` (none found yet = an empty endpoint set).
+ */
+export function translateMesh(mesh: MeshConfig, node: NodeIdentity, discovered: DiscoveredEndpoints = NO_DISCOVERED_ENDPOINTS): XdsResources {
   const listeners = selectListeners(mesh.listeners, node.cluster).sort(byName);
 
   const routeNames = new Set(listeners.map((l) => l.route));
@@ -33,7 +37,8 @@ export function translateMesh(mesh: MeshConfig, node: NodeIdentity): XdsResource
 
   return {
     clusters: upstreams.map(clusterFor),
-    endpoints: upstreams.map(loadAssignmentFor),
+    // STRICT_DNS clusters carry their load_assignment inline: no EDS resource.
+    endpoints: upstreams.filter(usesEds).map((u) => loadAssignmentFor(u, discovered.get(u.name))),
     listeners: listeners.map((l) => listenerFor(l, node.proxyless, node.proxyless ? [] : policyFiltersFor(l, mesh))),
     routes: routes.map((r) => routeConfigurationFor(r, upstreamByName)),
   };

@@ -96,3 +96,34 @@ void describe("ejection, picker and panic threshold", () => {
     c.destroy();
   });
 });
+
+void describe("EDS DRAINING hosts (a terminating pod)", () => {
+  void test("never picked, not even in panic mode, and left out of the panic maths (Envoy's excluded hosts)", () => {
+    const errors = new Errors();
+    const config = decodeCluster(
+      PbCluster.fromPartial({
+        name: "c",
+        loadAssignment: {
+          clusterName: "c",
+          // Health status 3 = DRAINING.
+          endpoints: [{ lbEndpoints: [{ ...addr(20000), healthStatus: 3 }, addr(20001), addr(20002)] }],
+        },
+        outlierDetection: { maxEjectionPercent: 100, baseEjectionTime: { seconds: 10n, nanos: 0 } },
+      }),
+      "c",
+      errors,
+    );
+    assert.deepEqual(errors.list, []);
+    const c = new Cluster(config, new StatsStore(), seededRandom(1), new ManualClock());
+    const [draining, b, d] = c.hosts;
+    assert.equal(draining.draining, true);
+    eject(b);
+    // 1 available of 2 eligible = 50 %: no panic (counting the draining host would make it 33 %).
+    assert.equal(c.panic, false);
+    assert.deepEqual(picked(c, 100), new Set([d]));
+    eject(d);
+    assert.equal(c.panic, true);
+    assert.deepEqual(picked(c, 200), new Set([b, d]));
+    c.destroy();
+  });
+});
