@@ -11,6 +11,7 @@ import { RouteTable } from "../router/route-table.js";
 import { StatsStore } from "../stats/stats-store.js";
 import { installTelemetry, Telemetry } from "../telemetry/telemetry.js";
 import { ClusterManager } from "../upstream/cluster-manager.js";
+import { firstEndpointTarget } from "../upstream/dns-cluster.js";
 import { adminPort, startAdminServer } from "../admin/admin-server.js";
 import { AdsClient } from "../xds/ads-client.js";
 import { TypeUrl } from "../xds/type-urls.js";
@@ -86,8 +87,9 @@ export class Sidecar implements ListenerHost {
     const dyn = this.bootstrap.dynamicResources;
     if (dyn === undefined) return;
     const adsCluster = this.clusters.get(dyn.adsClusterName);
-    const host = adsCluster?.hosts[0];
-    if (host === undefined) {
+    // A DNS cluster has no hosts before its first answer: give gRPC the name, it resolves it itself.
+    const target = adsCluster?.dns !== undefined ? firstEndpointTarget(adsCluster.config) : adsCluster?.hosts[0]?.key;
+    if (target === undefined) {
       this.log.error({ cluster: dyn.adsClusterName }, "ADS cluster has no endpoint; running on static config only");
       return;
     }
@@ -98,7 +100,7 @@ export class Sidecar implements ListenerHost {
     this.dynamic = config;
     config.startInitTimer(dyn.initialFetchTimeoutMs ?? 15_000);
     this.ads = new AdsClient(
-      { target: host.key, node: this.bootstrap.node, log: this.log, stats: this.stats, random: this.random, delta: dyn.delta, adminAddress: this.boundAdminAddress() },
+      { target, node: this.bootstrap.node, log: this.log, stats: this.stats, random: this.random, delta: dyn.delta, adminAddress: this.boundAdminAddress() },
       config,
       wildcard,
     );

@@ -21,6 +21,7 @@ const ENTRY_FILES = [
   "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
   "envoy/extensions/access_loggers/file/v3/file.proto",
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
+  "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto",
 ];
 
 export const TYPE_URL_PREFIX = "type.googleapis.com/";

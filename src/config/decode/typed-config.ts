@@ -9,6 +9,7 @@ export const TYPE_URLS = {
   fileAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
   stdoutAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
   stderrAccessLog: "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog",
+  caresDnsResolver: "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig",
 } as const;
 
 /** Key of the upstream HttpProtocolOptions entry in Cluster.typed_extension_protocol_options. */
