@@ -5,72 +5,17 @@
  * answer, respect_dns_ttl paces the queries, and LOGICAL_DNS moves new connections only.
  */
 import assert from "node:assert/strict";
-import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { parseStats } from "../helpers/admin.js";
 import { bootstrapObject, clusterObject } from "../helpers/bootstrap.js";
 import { TestDnsServer } from "../helpers/dns-server.js";
+import { startLoopbackUpstreams, type LoopbackUpstreams } from "../helpers/loopback-upstreams.js";
 import { connectH2, type H2Client } from "../helpers/programmable-upstreams.js";
 import { startSidecar, type Sidecar } from "../helpers/sidecar.js";
 import { http1Request, until } from "../helpers/util.js";
 import { stringify } from "yaml";
 
 const CARES = "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig";
-const IPS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
-
-/** h2 servers on 127.0.0.2-4, one port, answering with their own address in `x-upstream`. */
-interface Upstreams {
-  port: number;
-  servers: Map<string, http2.Http2Server>;
-  sessions: Map<string, http2.ServerHttp2Session[]>;
-  close(ip: string): Promise<void>;
-}
-
-async function startUpstreams(): Promise<Upstreams> {
-  for (let attempt = 0; ; attempt++) {
-    const servers = new Map<string, http2.Http2Server>();
-    const sessions = new Map<string, http2.ServerHttp2Session[]>();
-    let port = 0;
-    try {
-      for (const ip of IPS) {
-        const s = http2.createServer();
-        sessions.set(ip, []);
-        s.on("session", (sess) => {
-          sessions.get(ip)!.push(sess);
-          sess.on("error", () => undefined);
-        });
-        s.on("stream", (stream) => {
-          stream.on("error", () => undefined);
-          stream.respond({ ":status": 200, "x-upstream": ip });
-          stream.end(ip);
-        });
-        servers.set(ip, s);
-        await new Promise<void>((resolve, reject) => {
-          s.once("error", reject);
-          s.listen(port, ip, () => resolve());
-        });
-        port = (s.address() as AddressInfo).port;
-      }
-    } catch (err) {
-      // The first address's free port may be taken on another loopback address: pick again.
-      for (const s of servers.values()) s.close();
-      if (attempt >= 5) throw err;
-      continue;
-    }
-    return {
-      port,
-      servers,
-      sessions,
-      async close(ip) {
-        for (const sess of sessions.get(ip) ?? []) sess.destroy();
-        const s = servers.get(ip);
-        servers.delete(ip);
-        if (s !== undefined) await new Promise<void>((r) => s.close(() => r()));
-      },
-    };
-  }
-}
 
 function dnsCluster(name: string, type: string, host: string, port: number, dns: TestDnsServer, extra: Record<string, unknown> = {}) {
   const c = clusterObject({ name, endpoints: [{ host, port }] });
@@ -120,13 +65,13 @@ async function spread(client: H2Client, path: string, n: number): Promise<Map<st
 
 void describe("DNS clusters", { timeout: 60_000 }, () => {
   let dns: TestDnsServer;
-  let up: Upstreams;
+  let up: LoopbackUpstreams;
   let sc: Sidecar;
   let client: H2Client;
 
   before(async () => {
     dns = await TestDnsServer.create();
-    up = await startUpstreams();
+    up = await startLoopbackUpstreams();
     dns.setA("strict.test", ["127.0.0.2", "127.0.0.3"]);
     dns.setA("logical.test", ["127.0.0.2"]);
     dns.setA("ttl.test", ["127.0.0.2"], 1);
@@ -157,7 +102,7 @@ void describe("DNS clusters", { timeout: 60_000 }, () => {
   after(async () => {
     client?.close();
     await sc?.stop();
-    for (const ip of [...(up?.servers.keys() ?? [])]) await up.close(ip);
+    await up?.closeAll();
     await dns?.stop();
   });
 
