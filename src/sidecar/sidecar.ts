@@ -68,7 +68,8 @@ export class Sidecar implements ListenerHost {
       this.admin = await startAdminServer(this.bootstrap.admin.address, {
         stats: this.stats,
         clusters: this.clusters,
-        isReady: () => !this.draining && !this.healthFailed && (this.dynamic?.ready ?? true) && this.pendingBinds.size === 0,
+        isReady: () =>
+          !this.draining && !this.healthFailed && (this.dynamic?.ready ?? true) && this.pendingBinds.size === 0 && this.dnsClustersInitialized(),
         configDump: () => configDump(this),
         setHealthFailed: (f) => {
           this.healthFailed = f;
@@ -106,6 +107,12 @@ export class Sidecar implements ListenerHost {
     );
     config.attach(this.ads);
     this.ads.start();
+  }
+
+  /** Whether every DNS cluster finished its first resolutions (Envoy's cluster warming). */
+  private dnsClustersInitialized(): boolean {
+    for (const c of this.clusters.all()) if (c.dns !== undefined && !c.dns.initialized) return false;
+    return true;
   }
 
   /** `host:port` of the bound admin server (IPv6 in brackets), or undefined without one. */

@@ -66,6 +66,8 @@ interface Target {
   /** Sorted host keys of `hosts`, to skip rebuilding on an unchanged answer. */
   keys: string;
   timer: TimerHandle | undefined;
+  /** Whether a first resolution finished (answered or failed). */
+  done: boolean;
   /** Failure backoff; undefined when dns_failure_refresh_rate is unset (retry at the refresh rate). */
   readonly backoff: Backoff | undefined;
 }
@@ -97,9 +99,18 @@ export class DnsDiscovery {
         hosts: [],
         keys: "",
         timer: undefined,
+        done: false,
         backoff: fr === undefined ? undefined : new Backoff(fr.baseMs, fr.maxMs, random),
       })),
     );
+  }
+
+  /**
+   * Whether every hostname was resolved once (answered or failed), as Envoy's cluster initialisation:
+   * until then the sidecar's /ready says 503 rather than send traffic to a cluster with no hosts yet.
+   */
+  get initialized(): boolean {
+    return this.targets.every((t) => t.done);
   }
 
   /** Starts resolving every target now. */
@@ -144,6 +155,7 @@ export class DnsDiscovery {
   }
 
   private schedule(t: Target, ms: number): void {
+    t.done = true;
     t.timer = this.clock.setTimeout(() => this.resolve(t), ms);
   }
 

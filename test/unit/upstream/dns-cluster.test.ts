@@ -11,6 +11,7 @@ import { Cluster as PbCluster, Cluster_DiscoveryType as T } from "../../../src/g
 import { StatsStore } from "../../../src/stats/stats-store.js";
 import { Cluster } from "../../../src/upstream/cluster.js";
 import type { DnsAnswer, DnsResolver } from "../../../src/upstream/dns-resolver.js";
+import { HealthFlag } from "../../../src/upstream/host.js";
 import { fixedRandom, ManualClock } from "../outlier/manual-clock.js";
 
 /** Answers per name, changed by the test; an Error answer rejects. Records when each name was asked. */
@@ -89,6 +90,30 @@ void describe("STRICT_DNS discovery", () => {
     assert.equal(counter("update_attempt"), 3);
     assert.equal(counter("update_success"), 3);
     assert.equal(counter("update_no_rebuild"), 1, "an unchanged answer does not rebuild");
+    c.close();
+  });
+
+  void test("a staying host keeps its health flags (an outlier ejection survives a new answer)", async () => {
+    const { c, clock, resolver } = setup({ "svc.test": answer(["10.0.0.1", "10.0.0.2"]) }, { pb: { outlierDetection: { splitExternalLocalOriginErrors: false } } });
+    await settle();
+    const ejected = c.hosts.find((h) => h.key === "10.0.0.1:8080")!;
+    ejected.healthFlags |= HealthFlag.FAILED_OUTLIER_CHECK;
+    c.rebuildPicker();
+    resolver.answers.set("svc.test", answer(["10.0.0.1", "10.0.0.3"]));
+    clock.advance(5000);
+    await settle();
+    assert.deepEqual(keys(c), ["10.0.0.1:8080", "10.0.0.3:8080"]);
+    assert.equal(c.hosts.find((h) => h.key === "10.0.0.1:8080"), ejected);
+    assert.equal(ejected.available, false, "still ejected");
+    for (let i = 0; i < 10; i++) assert.equal(c.pick(undefined)?.key, "10.0.0.3:8080");
+    c.close();
+  });
+
+  void test("initialized once every name was resolved once, answered or failed", async () => {
+    const { c } = setup({ "a.test": answer(["10.0.0.1"]), "b.test": new Error("ETIMEOUT") }, { names: ["a.test", "b.test"] });
+    assert.equal(c.dns?.initialized, false);
+    await settle();
+    assert.equal(c.dns?.initialized, true);
     c.close();
   });
 
