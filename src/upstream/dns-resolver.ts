@@ -4,6 +4,7 @@
  * or, with none, the system's (/etc/resolv.conf).
  */
 import { Resolver } from "node:dns/promises";
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { DnsLookupFamily, SocketAddress } from "../config/model.js";
 
@@ -28,8 +29,52 @@ const EMPTY_CODES: ReadonlySet<string> = new Set(["ENODATA", "ENOTFOUND"]);
 
 const EMPTY: DnsAnswer = { addresses: [], ttlSeconds: 0 };
 
-/** The node:dns resolver; `servers` empty means the system's name servers. */
-export function createDnsResolver(servers: readonly SocketAddress[]): DnsResolver {
+/** resolv.conf's `search` list and `options ndots` (glibc default 1). */
+export interface SearchConfig {
+  readonly domains: readonly string[];
+  readonly ndots: number;
+}
+
+/** Parses resolv.conf text: the last `search` / `domain` line wins, as in glibc. */
+export function parseResolvConf(text: string): SearchConfig {
+  let domains: string[] = [];
+  let ndots = 1;
+  for (const raw of text.split("\n")) {
+    const [key, ...rest] = raw.replace(/[#;].*$/, "").trim().split(/\s+/);
+    if (key === "search" || key === "domain") domains = rest.filter((d) => d !== "" && d !== ".");
+    else if (key === "options") {
+      for (const o of rest) if (o.startsWith("ndots:")) ndots = Math.min(15, Number(o.slice(6)) || 0);
+    }
+  }
+  return { domains, ndots };
+}
+
+/** The system's search list, or none when /etc/resolv.conf cannot be read. */
+function systemSearch(): SearchConfig {
+  try {
+    return parseResolvConf(readFileSync("/etc/resolv.conf", "utf8"));
+  } catch {
+    return { domains: [], ndots: 1 };
+  }
+}
+
+/**
+ * Names to try for `name`, in order, as glibc and c-ares' ares_search do (node's resolve4/6 do not): a
+ * name ending in `.` is absolute; one with at least `ndots` dots is tried as is first, others after
+ * the search domains. So `payments` in a Kubernetes pod finds `payments.<ns>.svc.cluster.local`.
+ */
+export function searchCandidates(name: string, search: SearchConfig): string[] {
+  if (name.endsWith(".")) return [name.slice(0, -1)];
+  const withDomains = search.domains.map((d) => `${name}.${d}`);
+  const dots = name.split(".").length - 1;
+  return dots >= search.ndots ? [name, ...withDomains] : [...withDomains, name];
+}
+
+/**
+ * The node:dns resolver; `servers` empty means the system's name servers. Names go through
+ * `search` (default: /etc/resolv.conf's) and `localhost` answers loopback without a query.
+ */
+export function createDnsResolver(servers: readonly SocketAddress[], search: SearchConfig = systemSearch()): DnsResolver {
   const r = new Resolver();
   if (servers.length > 0) r.setServers(servers.map((s) => (s.address.includes(":") ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`)));
   const query = async (name: string, v6: boolean): Promise<DnsAnswer> => {
@@ -43,10 +88,24 @@ export function createDnsResolver(servers: readonly SocketAddress[]): DnsResolve
       throw err;
     }
   };
-  return {
-    resolve: (name, family) => resolveFamily(name, family, query),
-    cancel: () => r.cancel(),
+  const resolve = async (name: string, family: DnsLookupFamily): Promise<DnsAnswer> => {
+    if (name.toLowerCase() === "localhost") return localhost(family);
+    // The first candidate with addresses wins; an error stops the search (the last answer stays).
+    for (const candidate of searchCandidates(name, search)) {
+      const a = await resolveFamily(candidate, family, query);
+      if (a.addresses.length > 0) return a;
+    }
+    return EMPTY;
   };
+  return { resolve, cancel: () => r.cancel() };
+}
+
+/** `localhost` as /etc/hosts has it (node's resolve4/6 do not read /etc/hosts). */
+function localhost(family: DnsLookupFamily): DnsAnswer {
+  const v4 = "127.0.0.1";
+  const v6 = "::1";
+  const addresses = family === "V4_ONLY" || family === "V4_PREFERRED" ? [v4] : family === "V6_ONLY" || family === "AUTO" ? [v6] : [v4, v6];
+  return { addresses, ttlSeconds: 0 };
 }
 
 /**

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { parseStats } from "../helpers/admin.js";
 import { bootstrapObject, clusterObject } from "../helpers/bootstrap.js";
+import { createDnsResolver } from "../../src/upstream/dns-resolver.js";
 import { TestDnsServer } from "../helpers/dns-server.js";
 import { startLoopbackUpstreams, type LoopbackUpstreams } from "../helpers/loopback-upstreams.js";
 import { connectH2, type H2Client } from "../helpers/programmable-upstreams.js";
@@ -65,6 +66,8 @@ async function spread(client: H2Client, path: string, n: number): Promise<Map<st
 
 void describe("DNS clusters", { timeout: 60_000 }, () => {
   let dns: TestDnsServer;
+  /** A second server for the TTL clusters, so that the outage test does not touch them. */
+  let ttlDns: TestDnsServer;
   let up: LoopbackUpstreams;
   let sc: Sidecar;
   let client: H2Client;
@@ -74,8 +77,9 @@ void describe("DNS clusters", { timeout: 60_000 }, () => {
     up = await startLoopbackUpstreams();
     dns.setA("strict.test", ["127.0.0.2", "127.0.0.3"]);
     dns.setA("logical.test", ["127.0.0.2"]);
-    dns.setA("ttl.test", ["127.0.0.2"], 1);
-    dns.setA("nottl.test", ["127.0.0.2"], 1);
+    ttlDns = await TestDnsServer.create();
+    ttlDns.setA("ttl.test", ["127.0.0.2"], 1);
+    ttlDns.setA("nottl.test", ["127.0.0.2"], 1);
     const doc = bootstrapObject({
       listeners: [
         {
@@ -92,8 +96,8 @@ void describe("DNS clusters", { timeout: 60_000 }, () => {
       dnsCluster("strict", "STRICT_DNS", "strict.test", up.port, dns, { dns_refresh_rate: "0.1s", lb_policy: "ROUND_ROBIN" }),
       dnsCluster("logical", "LOGICAL_DNS", "logical.test", up.port, dns, { dns_refresh_rate: "0.1s" }),
       // TTL 1 s against a 60 s refresh rate: only respect_dns_ttl makes a second query happen soon.
-      dnsCluster("ttl", "STRICT_DNS", "ttl.test", up.port, dns, { dns_refresh_rate: "60s", respect_dns_ttl: true }),
-      dnsCluster("nottl", "STRICT_DNS", "nottl.test", up.port, dns, { dns_refresh_rate: "60s" }),
+      dnsCluster("ttl", "STRICT_DNS", "ttl.test", up.port, ttlDns, { dns_refresh_rate: "60s", respect_dns_ttl: true }),
+      dnsCluster("nottl", "STRICT_DNS", "nottl.test", up.port, ttlDns, { dns_refresh_rate: "60s" }),
     ];
     sc = await startSidecar(stringify(doc));
     client = await connectH2(`http://127.0.0.1:${sc.port("outbound")}`);
@@ -104,6 +108,7 @@ void describe("DNS clusters", { timeout: 60_000 }, () => {
     await sc?.stop();
     await up?.closeAll();
     await dns?.stop();
+    await ttlDns?.stop();
   });
 
   void it("STRICT_DNS: every A record is a host; traffic follows added and removed records; staying hosts keep their counters", async () => {
@@ -143,8 +148,8 @@ void describe("DNS clusters", { timeout: 60_000 }, () => {
   });
 
   void it("respect_dns_ttl: the records' TTL, not dns_refresh_rate, paces the queries", async () => {
-    await until("three queries for the 1 s TTL name", 10_000, () => dns.queriesFor("ttl.test") >= 3);
-    assert.equal(dns.queriesFor("nottl.test"), 1, "without respect_dns_ttl the 60 s refresh rate holds");
+    await until("three queries for the 1 s TTL name", 10_000, () => ttlDns.queriesFor("ttl.test") >= 3);
+    assert.equal(ttlDns.queriesFor("nottl.test"), 1, "without respect_dns_ttl the 60 s refresh rate holds");
   });
 
   void it("LOGICAL_DNS: one host; existing connections stay, new ones go to the latest answer's first address", async () => {
@@ -160,5 +165,22 @@ void describe("DNS clusters", { timeout: 60_000 }, () => {
       return r.status === 200 && r.headers["x-upstream"] === "127.0.0.3";
     });
     assert.equal((await hostsOf(sc, "logical")).length, 1);
+  });
+});
+
+void describe("the node:dns resolver against a real DNS server", { timeout: 20_000 }, () => {
+  void it("applies search domains, keeps NXDOMAIN empty, and fails while the server is down", async () => {
+    const server = await TestDnsServer.create();
+    try {
+      server.setA("payments.ns.svc.test", ["127.0.0.2", "127.0.0.3"], 30);
+      const r = createDnsResolver([server.address], { domains: ["ns.svc.test", "svc.test"], ndots: 5 });
+      assert.deepEqual(await r.resolve("payments", "V4_ONLY"), { addresses: ["127.0.0.2", "127.0.0.3"], ttlSeconds: 30 });
+      assert.deepEqual(await r.resolve("missing", "V4_ONLY"), { addresses: [], ttlSeconds: 0 }, "NXDOMAIN everywhere is an empty answer");
+      assert.deepEqual(await r.resolve("localhost", "V4_ONLY"), { addresses: ["127.0.0.1"], ttlSeconds: 0 });
+      await server.stop();
+      await assert.rejects(r.resolve("payments.ns.svc.test.", "V4_ONLY"), (e: NodeJS.ErrnoException) => e.code !== undefined);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { DnsLookupFamily } from "../../../src/config/model.js";
-import { type DnsAnswer, resolveFamily } from "../../../src/upstream/dns-resolver.js";
+import { type DnsAnswer, parseResolvConf, resolveFamily, searchCandidates } from "../../../src/upstream/dns-resolver.js";
 
 const V4: DnsAnswer = { addresses: ["10.0.0.1"], ttlSeconds: 30 };
 const V6: DnsAnswer = { addresses: ["fd00::1"], ttlSeconds: 10 };
@@ -59,5 +59,21 @@ void describe("resolveFamily", () => {
     const r = run("AUTO", FAIL, FAIL, "127.0.0.2");
     assert.deepEqual(await r.p, { addresses: ["127.0.0.2"], ttlSeconds: 0 });
     assert.deepEqual(r.asked, []);
+  });
+});
+
+void describe("search domains (resolv.conf)", () => {
+  void test("parses search/domain and ndots; the last search line wins", () => {
+    const conf = "nameserver 10.96.0.10\nsearch a.svc.cluster.local svc.cluster.local cluster.local # k8s\noptions ndots:5 timeout:2\n";
+    assert.deepEqual(parseResolvConf(conf), { domains: ["a.svc.cluster.local", "svc.cluster.local", "cluster.local"], ndots: 5 });
+    assert.deepEqual(parseResolvConf("domain x.test\nsearch y.test\n"), { domains: ["y.test"], ndots: 1 });
+    assert.deepEqual(parseResolvConf("search .\n"), { domains: [], ndots: 1 });
+  });
+
+  void test("names with fewer than ndots dots try the search domains first; absolute names never", () => {
+    const k8s = { domains: ["ns.svc.cluster.local", "svc.cluster.local"], ndots: 5 };
+    assert.deepEqual(searchCandidates("payments", k8s), ["payments.ns.svc.cluster.local", "payments.svc.cluster.local", "payments"]);
+    assert.deepEqual(searchCandidates("payments.ns.svc.cluster.local.", k8s), ["payments.ns.svc.cluster.local"]);
+    assert.deepEqual(searchCandidates("a.b", { domains: ["x"], ndots: 1 }), ["a.b", "a.b.x"]);
   });
 });
