@@ -129,10 +129,16 @@ export class DnsDiscovery {
     t.timer = undefined;
     if (this.stopped) return;
     this.stats.updateAttempt.inc();
-    this.resolver.resolve(t.endpoint.address.address, this.dns.lookupFamily).then(
-      (answer) => this.onAnswer(t, answer),
-      (err: unknown) => this.onFailure(t, err),
-    );
+    this.resolver
+      .resolve(t.endpoint.address.address, this.dns.lookupFamily)
+      .then(
+        (answer) => this.onAnswer(t, answer),
+        (err: unknown) => this.onFailure(t, err),
+      )
+      // A bug applying an answer must neither crash the sidecar nor stop this name's refreshes.
+      .catch((err: unknown) => {
+        if (t.timer === undefined) this.onFailure(t, err);
+      });
   }
 
   private onAnswer(t: Target, answer: DnsAnswer): void {
