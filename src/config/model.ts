@@ -350,8 +350,14 @@ export type UpstreamProtocol = "http1" | "http2" | "downstream";
 /** An upstream cluster. */
 export interface ClusterConfig {
   readonly name: string;
-  /** Discovery type: STATIC (inline load_assignment) or EDS (endpoints over ADS). */
-  readonly type: "STATIC" | "EDS";
+  /**
+   * Discovery type: STATIC (inline load_assignment), EDS (endpoints over ADS), STRICT_DNS (every
+   * address of every endpoint hostname is a host) or LOGICAL_DNS (one host per endpoint, connecting
+   * to the first address of the latest answer).
+   */
+  readonly type: "STATIC" | "EDS" | "STRICT_DNS" | "LOGICAL_DNS";
+  /** DNS settings; present exactly for STRICT_DNS and LOGICAL_DNS clusters. */
+  readonly dns?: DnsConfig | undefined;
   /** EDS: the ClusterLoadAssignment name to subscribe to (service_name, else the cluster name). */
   readonly edsServiceName?: string | undefined;
   readonly connectTimeoutMs: number;
@@ -378,6 +384,26 @@ export interface ClusterConfig {
   readonly healthChecks?: readonly HealthCheckConfig[] | undefined;
   /** `common_lb_config.ignore_new_hosts_until_first_hc`: hosts wait for their first check. Absent = false. */
   readonly ignoreNewHostsUntilFirstHc?: boolean | undefined;
+}
+
+/** Cluster.DnsLookupFamily: which address families a DNS cluster asks for. */
+export type DnsLookupFamily = "AUTO" | "V4_ONLY" | "V6_ONLY" | "V4_PREFERRED" | "ALL";
+
+/** How a STRICT_DNS / LOGICAL_DNS cluster resolves its endpoints (durations in ms). */
+export interface DnsConfig {
+  /** `dns_refresh_rate`: time between resolutions of each hostname. Envoy default 5 s. */
+  readonly refreshRateMs: number;
+  /** `respect_dns_ttl`: refresh after the answer's smallest TTL instead (refreshRateMs when the TTL is 0). */
+  readonly respectDnsTtl: boolean;
+  /** `dns_lookup_family` (default AUTO: IPv6, falling back to IPv4). */
+  readonly lookupFamily: DnsLookupFamily;
+  /**
+   * `dns_failure_refresh_rate`: jittered exponential backoff after a failed resolution (max_interval
+   * default 10 × base_interval); absent means retry every refreshRateMs (Envoy).
+   */
+  readonly failureRefresh: { readonly baseMs: number; readonly maxMs: number } | undefined;
+  /** `typed_dns_resolver_config` c-ares `resolvers`: DNS servers to query; empty means the system's. */
+  readonly resolvers: readonly SocketAddress[];
 }
 
 /**

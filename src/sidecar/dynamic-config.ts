@@ -107,7 +107,8 @@ export class DynamicConfig implements AdsHandler {
         continue;
       }
       this.cdsClusters.set(name, cfg);
-      if (cfg.type === "STATIC") this.activate(cfg, cfg.endpoints);
+      // STATIC and DNS clusters carry their endpoints (DNS ones resolve them once active).
+      if (cfg.type !== "EDS") this.activate(cfg, cfg.endpoints);
       else {
         const eps = this.endpoints.get(cfg.edsServiceName ?? name);
         if (eps !== undefined) this.activate(cfg, eps);

@@ -11,6 +11,8 @@ import { RouteTable } from "../router/route-table.js";
 import { StatsStore, type Counter } from "../stats/stats-store.js";
 import { installTelemetry, Telemetry } from "../telemetry/telemetry.js";
 import { ClusterManager } from "../upstream/cluster-manager.js";
+import { firstEndpointTarget } from "../upstream/dns-cluster.js";
+import type { Cluster } from "../upstream/cluster.js";
 import { adminPort, startAdminServer } from "../admin/admin-server.js";
 import { AdsClient } from "../xds/ads-client.js";
 import { TypeUrl } from "../xds/type-urls.js";
@@ -77,7 +79,8 @@ export class Sidecar implements ListenerHost {
       this.admin = await startAdminServer(this.bootstrap.admin.address, {
         stats: this.stats,
         clusters: this.clusters,
-        isReady: () => !this.draining && !this.healthFailed && (this.dynamic?.ready ?? true) && this.pendingBinds.size === 0,
+        isReady: () =>
+          !this.draining && !this.healthFailed && (this.dynamic?.ready ?? true) && this.pendingBinds.size === 0 && this.dnsClustersInitialized(),
         configDump: () => configDump(this),
         setHealthFailed: (f) => {
           this.healthFailed = f;
@@ -109,7 +112,8 @@ export class Sidecar implements ListenerHost {
     this.ads = new AdsClient(
       {
         // Every endpoint of the xDS cluster (replicas), read at each reconnect: the client fails over in turn.
-        targets: () => this.clusters.get(adsClusterName)?.hosts.map((h) => h.key) ?? [],
+        // A DNS cluster has no hosts before its first answer: then give gRPC the name, it resolves it itself.
+        targets: () => adsTargets(this.clusters.get(adsClusterName)),
         node: this.bootstrap.node,
         log: this.log,
         stats: this.stats,
@@ -122,6 +126,12 @@ export class Sidecar implements ListenerHost {
     );
     config.attach(this.ads);
     this.ads.start();
+  }
+
+  /** Whether every DNS cluster finished its first resolutions (Envoy's cluster warming). */
+  private dnsClustersInitialized(): boolean {
+    for (const c of this.clusters.all()) if (c.dns !== undefined && !c.dns.initialized) return false;
+    return true;
   }
 
   /** `host:port` of the bound admin server (IPv6 in brackets), or undefined without one. */
@@ -220,4 +230,13 @@ export class Sidecar implements ListenerHost {
   private maxDrainTimeout(): number {
     return Math.max(0, ...[...this.listeners.values()].map((l) => l.config.hcm.drainTimeoutMs));
   }
+}
+
+/** The xDS cluster's endpoints as gRPC targets; a DNS cluster not yet resolved yields its name. */
+function adsTargets(cluster: Cluster | undefined): string[] {
+  if (cluster === undefined) return [];
+  const keys = cluster.hosts.map((h) => h.key);
+  if (keys.length > 0 || cluster.dns === undefined) return keys;
+  const name = firstEndpointTarget(cluster.config);
+  return name === undefined ? [] : [name];
 }

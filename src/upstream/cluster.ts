@@ -5,16 +5,20 @@
  * balance across all hosts rather than overload the few that are left; 0 disables panic mode.
  */
 import { systemClock, type Clock, type Random } from "../common/clock.js";
-import type { ClusterConfig, LocalityEndpointsConfig } from "../config/model.js";
+import type { ClusterConfig, DnsConfig, LocalityEndpointsConfig } from "../config/model.js";
 import { createPicker, type Picker } from "../lb/load-balancer.js";
 import { HealthChecker, healthCheckStats } from "../health/health-checker.js";
 import { OutlierDetector } from "../outlier/outlier-detector.js";
 import { outlierStats } from "../outlier/outlier-stats.js";
 import type { StatsStore } from "../stats/stats-store.js";
 import { clusterStats, type ClusterStats } from "./cluster-stats.js";
+import { DnsDiscovery, dnsStats } from "./dns-cluster.js";
+import { createDnsResolver, type DnsResolver } from "./dns-resolver.js";
 import { Host } from "./host.js";
 import { Http1Pool } from "./http1-pool.js";
 import { Http2Pool } from "./http2-pool.js";
+
+type DnsConfigServers = DnsConfig["resolvers"];
 
 /** One upstream cluster. */
 export class Cluster {
@@ -32,12 +36,16 @@ export class Cluster {
   readonly healthChecker: HealthChecker | undefined;
   /** Whether the panic threshold put the picker over all hosts at the last rebuild. */
   panic = false;
+  /** Host discovery of a STRICT_DNS / LOGICAL_DNS cluster; undefined for STATIC and EDS. */
+  readonly dns: DnsDiscovery | undefined;
 
   constructor(
     readonly config: ClusterConfig,
     store: StatsStore,
     private readonly random: Random,
     private readonly clock: Clock = systemClock,
+    /** Builds a DNS cluster's resolver from its configured servers (tests pass a fake). */
+    dnsResolver: (servers: DnsConfigServers) => DnsResolver = createDnsResolver,
   ) {
     this.name = config.name;
     this.stats = clusterStats(store, config.name);
@@ -61,7 +69,13 @@ export class Cluster {
         config.ignoreNewHostsUntilFirstHc === true,
       );
     }
-    this.updateEndpoints(config.endpoints);
+    if (config.dns !== undefined) {
+      // Hosts arrive with the first answers; the endpoints name hosts to resolve, not addresses.
+      this.dns = new DnsDiscovery(config, this, dnsResolver(config.dns.resolvers), dnsStats(store, config.name), clock, random);
+      this.dns.start();
+    } else {
+      this.updateEndpoints(config.endpoints);
+    }
     this.outlier?.start();
   }
 
@@ -121,6 +135,7 @@ export class Cluster {
 
   /** Gracefully closes every host's connections and stops detection and checks. */
   close(): void {
+    this.dns?.stop();
     this.outlier?.stop();
     this.healthChecker?.stop();
     for (const h of this.hostList) h.pool.close();
@@ -128,6 +143,7 @@ export class Cluster {
 
   /** Destroys every host's connections and stops detection and checks. */
   destroy(): void {
+    this.dns?.stop();
     this.outlier?.stop();
     this.healthChecker?.stop();
     for (const h of this.hostList) h.pool.destroy();

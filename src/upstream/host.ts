@@ -39,7 +39,7 @@ export interface HostStats {
 
 /** An upstream endpoint with its live request count and connection pool. */
 export class Host {
-  /** `ip:port`, unique within a cluster. */
+  /** `ip:port` (LOGICAL_DNS: `hostname:port`), unique within a cluster. */
   readonly key: string;
   /** Bitset of HealthFlag. */
   healthFlags = 0;
@@ -59,12 +59,15 @@ export class Host {
   draining = false;
 
   constructor(
-    readonly address: SocketAddress,
+    /** Where new connections go; a LOGICAL_DNS host's changes with each DNS answer (its key does not). */
+    public address: SocketAddress,
     readonly weight: number,
     readonly hostname: string | undefined,
     healthStatus: EndpointHealthStatus,
+    /** Identity within the cluster; default `ip:port` (a LOGICAL_DNS host uses `hostname:port`). */
+    key?: string,
   ) {
-    this.key = address.address.includes(":") ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+    this.key = key ?? (address.address.includes(":") ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`);
     this.draining = healthStatus === "DRAINING";
     if (healthStatus === "UNHEALTHY" || healthStatus === "DRAINING" || healthStatus === "TIMEOUT") {
       this.healthFlags |= HealthFlag.FAILED_EDS_HEALTH;

@@ -1,6 +1,7 @@
 /**
- * Cluster decoding (a static cluster or one CDS resource): STATIC with an inline load_assignment, or EDS
- * with endpoints over ADS. Defaults are Envoy's.
+ * Cluster decoding (a static cluster or one CDS resource): STATIC with an inline load_assignment, EDS
+ * with endpoints over ADS, or STRICT_DNS / LOGICAL_DNS whose load_assignment names hosts to resolve.
+ * Defaults are Envoy's.
  */
 import { RoutingPriority } from "../../gen/envoy/config/core/v3/base.js";
 import {
@@ -9,7 +10,8 @@ import {
   Cluster_LbPolicy as PbLbPolicy,
 } from "../../gen/envoy/config/cluster/v3/cluster.js";
 import type { CircuitBreakers } from "../../gen/envoy/config/cluster/v3/circuit_breaker.js";
-import type { CircuitBreakerConfig, ClusterConfig, LbPolicy, LeastRequestConfig } from "../model.js";
+import type { CircuitBreakerConfig, ClusterConfig, LbPolicy, LeastRequestConfig, LocalityEndpointsConfig } from "../model.js";
+import { decodeDnsConfig } from "./cluster-dns.js";
 import { checkUpstreamTransportSocket, decodeUpstreamProtocol } from "./cluster-protocol.js";
 import { boundedUint, durationMs, percent } from "./common.js";
 import { decodeClusterLoadAssignment } from "./endpoint.js";
@@ -28,13 +30,27 @@ export const DEFAULT_CIRCUIT_BREAKERS: CircuitBreakerConfig = {
 };
 
 const LB_POLICIES: readonly LbPolicy[] = ["ROUND_ROBIN", "LEAST_REQUEST", "RANDOM"];
+const CLUSTER_TYPES: readonly ClusterConfig["type"][] = ["STATIC", "STRICT_DNS", "LOGICAL_DNS", "EDS"];
+
+function clusterType(t: DiscoveryType): ClusterConfig["type"] | undefined {
+  const name = DiscoveryType[t];
+  return (CLUSTER_TYPES as readonly (string | undefined)[]).includes(name) ? (name as ClusterConfig["type"]) : undefined;
+}
+
+/** Envoy: a LOGICAL_DNS cluster has exactly one locality with exactly one endpoint (its one logical host). */
+function checkLogicalDnsEndpoints(localities: readonly LocalityEndpointsConfig[], path: string, errors: Errors): void {
+  const n = localities.reduce((sum, l) => sum + l.endpoints.length, 0);
+  if (localities.length !== 1 || n !== 1) {
+    errors.add(at(path, "endpoints"), `a LOGICAL_DNS cluster needs exactly one locality with one lb_endpoint; got ${localities.length} localities, ${n} endpoints`);
+  }
+}
 
 export function decodeCluster(c: Cluster, path: string, errors: Errors): ClusterConfig {
   if (c.name === "") errors.add(at(path, "name"), "required");
   const isEds = c.type === DiscoveryType.EDS;
-  if (c.type !== DiscoveryType.STATIC && !isEds) {
-    errors.add(at(path, "type"), unsupportedValue(DiscoveryType[c.type] ?? c.type, ["STATIC", "EDS"]));
-  }
+  const type = clusterType(c.type);
+  if (type === undefined) errors.add(at(path, "type"), unsupportedValue(DiscoveryType[c.type] ?? c.type, CLUSTER_TYPES));
+  const isDns = type === "STRICT_DNS" || type === "LOGICAL_DNS";
   if (c.edsClusterConfig !== undefined && !isEds) errors.add(at(path, "eds_cluster_config"), "only valid with type EDS");
   const edsSource = c.edsClusterConfig?.edsConfig?.configSourceSpecifier?.$case;
   if (isEds && edsSource !== "ads") {
@@ -46,16 +62,19 @@ export function decodeCluster(c: Cluster, path: string, errors: Errors): Cluster
   const lbName = PbLbPolicy[c.lbPolicy] ?? String(c.lbPolicy);
   const lbPolicy: LbPolicy = (LB_POLICIES as readonly string[]).includes(lbName) ? (lbName as LbPolicy) : "ROUND_ROBIN";
   if (lbPolicy !== lbName) errors.add(at(path, "lb_policy"), unsupportedValue(lbName, LB_POLICIES));
-  if (c.loadAssignment === undefined && !isEds) errors.add(at(path, "load_assignment"), "required for a STATIC cluster");
-  const endpoints = c.loadAssignment ? decodeClusterLoadAssignment(c.loadAssignment, at(path, "load_assignment"), errors) : [];
+  if (c.loadAssignment === undefined && !isEds) errors.add(at(path, "load_assignment"), `required for a ${type ?? "STATIC"} cluster`);
+  const endpoints = c.loadAssignment ? decodeClusterLoadAssignment(c.loadAssignment, at(path, "load_assignment"), errors, isDns) : [];
+  if (type === "LOGICAL_DNS") checkLogicalDnsEndpoints(endpoints, at(path, "load_assignment"), errors);
+  const dns = isDns ? decodeDnsConfig(c, path, errors) : undefined;
   const upstream = decodeUpstreamProtocol(c, path, errors);
   const outlierDetection = decodeOutlierDetection(c.outlierDetection, at(path, "outlier_detection"), errors);
   const healthChecks = decodeHealthChecks(c.healthChecks, at(path, "health_checks"), errors);
   const lbp = decodeLoadBalancingPolicy(c.loadBalancingPolicy, at(path, "load_balancing_policy"), errors);
   return {
     name: c.name,
-    type: isEds ? "EDS" : "STATIC",
+    type: type ?? "STATIC",
     ...(isEds ? { edsServiceName: c.edsClusterConfig?.serviceName || c.name } : {}),
+    ...(dns === undefined ? {} : { dns }),
     connectTimeoutMs,
     // load_balancing_policy, when set, wins over lb_policy (as in Envoy).
     lbPolicy: lbp?.policy ?? lbPolicy,

@@ -47,9 +47,21 @@ export function boundedUint(
   return v;
 }
 
+/** A DNS name as resolvers accept it: dot-separated labels of letters, digits, `-` and `_`. */
+const LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** Whether `name` is an IP literal or a syntactically valid host name (an optional trailing dot allowed). */
+export function isHostnameOrIp(name: string): boolean {
+  if (isIP(name) !== 0) return true;
+  const n = name.endsWith(".") ? name.slice(0, -1) : name;
+  return n.length > 0 && n.length <= 253 && n.split(".").every((l) => LABEL.test(l));
+}
+
 export interface AddressOptions {
   /** Listeners may bind port 0 (the OS picks one). */
   readonly allowPortZero: boolean;
+  /** STRICT_DNS / LOGICAL_DNS endpoints may name a host to resolve instead of an IP. */
+  readonly allowHostname?: boolean;
 }
 
 /** Address with a TCP socket_address holding an IP literal and a port. */
@@ -75,7 +87,9 @@ export function decodeAddress(
   if (sa.ipv4Compat) errors.add(at(p, "ipv4_compat"), notSupported());
   // Envoy requires IP literals for listeners and STATIC endpoints: no DNS happens at this layer.
   if (sa.address === "") errors.add(at(p, "address"), "required");
-  else if (isIP(sa.address) === 0) errors.add(at(p, "address"), `${show(sa.address)} is not an IP address`);
+  else if (opts.allowHostname === true) {
+    if (!isHostnameOrIp(sa.address)) errors.add(at(p, "address"), `${show(sa.address)} is neither an IP address nor a valid host name`);
+  } else if (isIP(sa.address) === 0) errors.add(at(p, "address"), `${show(sa.address)} is not an IP address`);
   let port = 0;
   if (sa.portSpecifier?.$case === "namedPort") {
     errors.add(at(p, "named_port"), notSupported());

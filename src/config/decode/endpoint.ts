@@ -20,26 +20,28 @@ export function decodeClusterLoadAssignment(
   cla: ClusterLoadAssignment,
   path: string,
   errors: Errors,
+  /** DNS clusters: endpoint addresses may be host names. */
+  allowHostname = false,
 ): LocalityEndpointsConfig[] {
   if (cla.clusterName === "") errors.add(at(path, "cluster_name"), "required");
-  return cla.endpoints.map((l, i) => decodeLocalityEndpoints(l, idx(at(path, "endpoints"), i), errors));
+  return cla.endpoints.map((l, i) => decodeLocalityEndpoints(l, idx(at(path, "endpoints"), i), errors, allowHostname));
 }
 
-function decodeLocalityEndpoints(l: LocalityLbEndpoints, path: string, errors: Errors): LocalityEndpointsConfig {
+function decodeLocalityEndpoints(l: LocalityLbEndpoints, path: string, errors: Errors, allowHostname: boolean): LocalityEndpointsConfig {
   // Priorities need failover between levels, which the host set does not implement yet.
   if (l.priority !== 0) errors.add(at(path, "priority"), notSupported(`priority ${l.priority} (only 0)`));
   return {
     locality: decodeLocality(l.locality),
     weight: boundedUint(l.loadBalancingWeight, at(path, "load_balancing_weight"), errors, 1, 1),
-    endpoints: l.lbEndpoints.map((e, i) => decodeLbEndpoint(e, idx(at(path, "lb_endpoints"), i), errors)),
+    endpoints: l.lbEndpoints.map((e, i) => decodeLbEndpoint(e, idx(at(path, "lb_endpoints"), i), errors, allowHostname)),
   };
 }
 
-function decodeLbEndpoint(e: LbEndpoint, path: string, errors: Errors): EndpointConfig {
+function decodeLbEndpoint(e: LbEndpoint, path: string, errors: Errors, allowHostname: boolean): EndpointConfig {
   const p = at(path, "endpoint");
   if (e.endpoint === undefined) errors.add(p, "required");
   return {
-    address: decodeAddress(e.endpoint?.address, at(p, "address"), errors),
+    address: decodeAddress(e.endpoint?.address, at(p, "address"), errors, { allowPortZero: false, allowHostname }),
     weight: boundedUint(e.loadBalancingWeight, at(path, "load_balancing_weight"), errors, 1, 1),
     healthStatus: HEALTH[e.healthStatus] ?? "UNKNOWN",
     hostname: e.endpoint?.hostname === "" ? undefined : e.endpoint?.hostname,

@@ -23,6 +23,7 @@ const ENTRY_FILES = [
   "envoy/extensions/access_loggers/stream/v3/stream.proto",
   "envoy/extensions/filters/http/rbac/v3/rbac.proto",
   "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
+  "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto",
 ];
 
 export const TYPE_URL_PREFIX = "type.googleapis.com/";

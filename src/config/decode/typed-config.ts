@@ -13,6 +13,7 @@ export const TYPE_URLS = {
   rbacPerRoute: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute",
   localRateLimit: "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
   filterConfig: "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+  caresDnsResolver: "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig",
 } as const;
 
 /** Key of the upstream HttpProtocolOptions entry in Cluster.typed_extension_protocol_options. */

@@ -55,10 +55,10 @@ const cases: Case[] = [
     message: ['unsupported value "MAGLEV"; supported: ROUND_ROBIN, LEAST_REQUEST, RANDOM'],
   },
   {
-    name: "cluster discovery type other than STATIC",
-    mutate: (_d, p) => (p.cluster.type = "STRICT_DNS"),
+    name: "cluster discovery type we do not implement",
+    mutate: (_d, p) => (p.cluster.type = "ORIGINAL_DST"),
     path: `${CLUSTER_PATH}.type`,
-    message: ['unsupported value "STRICT_DNS"', "STATIC"],
+    message: ['unsupported value "ORIGINAL_DST"', "STATIC, STRICT_DNS, LOGICAL_DNS, EDS"],
   },
   {
     name: "unknown @type",
