@@ -289,7 +289,7 @@ export class HttpTracer {
   }
 
   /** Starts the request's span, child of the trace context the request carried (W3C, else B3). */
-  start(headers: IncomingHttpHeaders, isGrpc: boolean, peer: string | undefined): RequestTrace {
+  start(headers: IncomingHttpHeaders, isGrpc: boolean, peer: string | undefined, principal?: string): RequestTrace {
     const p = this.pipeline;
     let parent: Context = ROOT_CONTEXT;
     let b3: B3Propagator | undefined;
@@ -318,6 +318,8 @@ export class HttpTracer {
     const authority = (headers[":authority"]) ?? headers.host;
     if (authority !== undefined) attrs["server.address"] = hostOf(authority);
     if (peer !== undefined) attrs["network.peer.address"] = peer;
+    // The mTLS workload identity (SPIFFE ID) of the downstream, as policies see it.
+    if (principal !== undefined) attrs["pilotfish.peer.principal"] = principal;
     const ua = headers["user-agent"];
     if (ua !== undefined) attrs["user_agent.original"] = ua;
     const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes: attrs }, parent);

@@ -15,6 +15,8 @@ import { clusterStats, type ClusterStats } from "./cluster-stats.js";
 import { Host } from "./host.js";
 import { Http1Pool } from "./http1-pool.js";
 import { Http2Pool } from "./http2-pool.js";
+import { tlsStats } from "../security/tls-stats.js";
+import { UpstreamTls } from "./upstream-tls.js";
 
 /** One upstream cluster. */
 export class Cluster {
@@ -32,6 +34,8 @@ export class Cluster {
   readonly healthChecker: HealthChecker | undefined;
   /** Whether the panic threshold put the picker over all hosts at the last rebuild. */
   panic = false;
+  /** TLS origination, when the cluster has an UpstreamTlsContext. */
+  readonly tls: UpstreamTls | undefined;
 
   constructor(
     readonly config: ClusterConfig,
@@ -42,6 +46,7 @@ export class Cluster {
     this.name = config.name;
     this.stats = clusterStats(store, config.name);
     this.picker = createPicker(config.lbPolicy, [], config.leastRequest, random);
+    if (config.tls !== undefined) this.tls = new UpstreamTls(config.tls, tlsStats(store, `cluster.${config.name}.`));
     const onHostChange = (): void => this.rebuildPicker();
     if (config.outlierDetection !== undefined) {
       this.outlier = new OutlierDetector(config.outlierDetection, outlierStats(store, config.name), clock, random, onHostChange);
@@ -87,8 +92,8 @@ export class Cluster {
       }
       h.pool =
         this.config.protocol === "http1"
-          ? new Http1Pool(h, this.config, this.stats)
-          : new Http2Pool(h, this.config, this.stats);
+          ? new Http1Pool(h, this.config, this.stats, this.tls)
+          : new Http2Pool(h, this.config, this.stats, this.tls);
       return h;
     });
     for (const gone of old.values()) gone.pool.close();
@@ -122,6 +127,7 @@ export class Cluster {
     this.outlier?.stop();
     this.healthChecker?.stop();
     for (const h of this.hostList) h.pool.close();
+    this.tls?.release();
   }
 
   /** Destroys every host's connections and stops detection and checks. */
@@ -129,5 +135,6 @@ export class Cluster {
     this.outlier?.stop();
     this.healthChecker?.stop();
     for (const h of this.hostList) h.pool.destroy();
+    this.tls?.release();
   }
 }

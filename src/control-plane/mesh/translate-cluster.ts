@@ -229,7 +229,10 @@ function transportSocketFor(u: MeshUpstream): Cluster["transportSocket"] {
       validationContextType:
         tls.caFile === undefined
           ? undefined
-          : { $case: "validationContext", value: { trustedCa: { specifier: { $case: "filename", value: tls.caFile } } } },
+          : {
+              $case: "validationContext",
+              value: { trustedCa: { specifier: { $case: "filename", value: tls.caFile } }, matchSubjectAltNames: [], matchTypedSubjectAltNames: [] },
+            },
       alpnProtocols: ["h2"],
     },
   };
