@@ -98,6 +98,17 @@ const tls = z.strictObject({
   caFile: z.string().min(1).optional(),
   certFile: z.string().min(1).optional(),
   keyFile: z.string().min(1).optional(),
+  /** Names the server certificate must carry: `scheme://...` entries are URI SANs, others DNS SANs. */
+  subjectAltNames: z.array(z.string().min(1)).min(1).optional(),
+});
+
+/** Mesh-wide mTLS between sidecars: files as mounted in every pod (e.g. a secret volume). */
+export const mtlsSchema = z.strictObject({
+  mode: z.enum(["strict", "disabled"]),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+  caFile: z.string().min(1).optional(),
+  trustDomain: z.string().regex(/^[a-z0-9._-]+$/).optional(),
 });
 
 /** Balance spellings: ours, plus APIPark's hyphenated ones so pasted upstreams work. */
@@ -118,6 +129,8 @@ export const upstreamSchema = z.strictObject({
   healthyPanicThreshold: percent.optional(),
   locality: locality.optional(),
   tls: tls.optional(),
+  /** SPIFFE ID of the workloads behind this upstream (their sidecars' certificate URI SAN); mTLS under `mtls`. */
+  identity: z.string().startsWith("spiffe://").optional(),
 });
 
 const headerMatch = z.strictObject({
@@ -159,6 +172,8 @@ export const listenerSchema = z.strictObject({
   address: listenerAddress,
   route: resourceName,
   nodes: z.strictObject({ cluster: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }).optional(),
+  /** Receives traffic from other sidecars: under `mtls: {mode: strict}` it terminates mTLS. */
+  inbound: z.boolean().optional(),
 });
 
 /** The whole file. Every section may be omitted (an empty mesh is valid and serves nothing). */
@@ -166,6 +181,7 @@ export const meshSchema = z.strictObject({
   upstreams: z.array(upstreamSchema).optional(),
   routes: z.array(routeSchema).optional(),
   listeners: z.array(listenerSchema).optional(),
+  mtls: mtlsSchema.optional(),
 });
 
 export type RawMesh = z.output<typeof meshSchema>;

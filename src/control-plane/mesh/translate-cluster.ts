@@ -28,10 +28,10 @@ import {
 } from "../../gen/envoy/extensions/load_balancing_policies/least_request/v3/least_request.js";
 import { Random } from "../../gen/envoy/extensions/load_balancing_policies/random/v3/random.js";
 import { RoundRobin } from "../../gen/envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.js";
-import { UpstreamTlsContext } from "../../gen/envoy/extensions/transport_sockets/tls/v3/tls.js";
 import { HttpProtocolOptions } from "../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
 import type { Any } from "../../gen/google/protobuf/any.js";
-import type { MeshBalance, MeshLeastRequest, MeshNodeStatus, MeshUpstream } from "./mesh-model.js";
+import type { MeshBalance, MeshLeastRequest, MeshMtls, MeshNodeStatus, MeshUpstream } from "./mesh-model.js";
+import { upstreamTransportSocket } from "./translate-tls.js";
 import { adsConfigSource, duration, EmbeddedType, ExtensionName, optionalDuration, pack } from "./xds-builders.js";
 
 const LB_POLICY: Record<MeshBalance, Cluster_LbPolicy> = {
@@ -48,7 +48,8 @@ const HEALTH: Record<MeshNodeStatus, HealthStatus> = {
 };
 
 /** The Cluster for one upstream; its EDS service name is the upstream name. */
-export function clusterFor(u: MeshUpstream): Cluster {
+/** The Cluster of an upstream; `mtls` (strict mesh mTLS, sidecars only) secures mesh-internal ones. */
+export function clusterFor(u: MeshUpstream, mtls?: MeshMtls): Cluster {
   return {
     name: u.name,
     type: Cluster_DiscoveryType.EDS,
@@ -59,7 +60,7 @@ export function clusterFor(u: MeshUpstream): Cluster {
     circuitBreakers: circuitBreakersFor(u),
     http2ProtocolOptions: undefined,
     outlierDetection: outlierDetectionFor(u),
-    transportSocket: transportSocketFor(u),
+    transportSocket: upstreamTransportSocket(u, mtls),
     commonLbConfig:
       u.healthyPanicThreshold === undefined
         ? undefined
@@ -208,35 +209,6 @@ function circuitBreakersFor(u: MeshUpstream): CircuitBreakers | undefined {
       },
     ],
   };
-}
-
-/** `https`: TLS with ALPN h2 (the cluster speaks HTTP/2 over it). */
-function transportSocketFor(u: MeshUpstream): Cluster["transportSocket"] {
-  const tls = u.tls;
-  if (!tls) return undefined;
-  const ctx: UpstreamTlsContext = {
-    sni: tls.sni ?? "",
-    commonTlsContext: {
-      tlsCertificates:
-        tls.certFile !== undefined && tls.keyFile !== undefined
-          ? [
-              {
-                certificateChain: { specifier: { $case: "filename", value: tls.certFile } },
-                privateKey: { specifier: { $case: "filename", value: tls.keyFile } },
-              },
-            ]
-          : [],
-      validationContextType:
-        tls.caFile === undefined
-          ? undefined
-          : {
-              $case: "validationContext",
-              value: { trustedCa: { specifier: { $case: "filename", value: tls.caFile } }, matchSubjectAltNames: [], matchTypedSubjectAltNames: [] },
-            },
-      alpnProtocols: ["h2"],
-    },
-  };
-  return { name: ExtensionName.TLS, typedConfig: pack(EmbeddedType.UPSTREAM_TLS_CONTEXT, UpstreamTlsContext, ctx) };
 }
 
 /** The ClusterLoadAssignment: one locality (weight 1) holding every node in mesh.yaml order. */

@@ -8,7 +8,8 @@ import { SocketAddress_Protocol } from "../../gen/envoy/config/core/v3/address.j
 import { Listener } from "../../gen/envoy/config/listener/v3/listener.js";
 import { Router } from "../../gen/envoy/extensions/filters/http/router/v3/router.js";
 import { HttpConnectionManager } from "../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
-import type { MeshListener } from "./mesh-model.js";
+import type { MeshListener, MeshMtls } from "./mesh-model.js";
+import { downstreamTransportSocket } from "./translate-tls.js";
 import { adsConfigSource, EmbeddedType, ExtensionName, pack } from "./xds-builders.js";
 
 /** The connection manager both listener forms carry. */
@@ -25,8 +26,11 @@ function connectionManagerFor(l: MeshListener): HttpConnectionManager {
   });
 }
 
-/** The Listener for one mesh listener, as a socket listener or (proxyless) an api_listener. */
-export function listenerFor(l: MeshListener, proxyless: boolean): Listener {
+/**
+ * The Listener for one mesh listener, as a socket listener or (proxyless) an api_listener; an
+ * `inbound` one terminates mTLS when `mtls` (strict) is given.
+ */
+export function listenerFor(l: MeshListener, proxyless: boolean, mtls?: MeshMtls): Listener {
   const hcm = pack(EmbeddedType.HCM, HttpConnectionManager, connectionManagerFor(l));
   if (proxyless) {
     return Listener.fromPartial({ name: l.name, apiListener: { apiListener: hcm } });
@@ -43,7 +47,12 @@ export function listenerFor(l: MeshListener, proxyless: boolean): Listener {
         },
       },
     },
-    filterChains: [{ filters: [{ name: ExtensionName.HCM, typedConfig: hcm }] }],
+    filterChains: [
+      {
+        filters: [{ name: ExtensionName.HCM, typedConfig: hcm }],
+        transportSocket: l.inbound === true && mtls !== undefined ? downstreamTransportSocket(mtls) : undefined,
+      },
+    ],
   });
 }
 

@@ -30,10 +30,12 @@ export function translateMesh(mesh: MeshConfig, node: NodeIdentity): XdsResource
   const used = new Set(routes.flatMap((r) => r.rules.map((rule) => rule.upstream)));
   const upstreams = mesh.upstreams.filter((u) => used.has(u.name)).sort(byName);
 
+  // Proxyless gRPC clients have no certificate files of ours: mesh mTLS is for sidecars only.
+  const mtls = node.proxyless ? undefined : mesh.mtls;
   return {
-    clusters: upstreams.map(clusterFor),
+    clusters: upstreams.map((u) => clusterFor(u, mtls)),
     endpoints: upstreams.map(loadAssignmentFor),
-    listeners: listeners.map((l) => listenerFor(l, node.proxyless)),
+    listeners: listeners.map((l) => listenerFor(l, node.proxyless, mtls)),
     routes: routes.map((r) => routeConfigurationFor(r, upstreamByName)),
   };
 }
