@@ -679,13 +679,14 @@ export class RouterCall implements PoolWaiter {
   }
 }
 
-/** The downstream peer's IP, for spans and the access log. */
+/** The downstream connection, for the peer's certificate identity. */
 function downstreamSocket(ds: Downstream): Socket | undefined {
-  if (ds instanceof H2Downstream) return ds.stream.session?.socket as Socket | undefined;
+  if (ds instanceof H2Downstream) return ds.stream.session?.socket;
   if (ds instanceof H1Downstream) return ds.req.socket;
   return undefined;
 }
 
+/** The downstream peer's IP, for spans and the access log. */
 function downstreamAddress(ds: Downstream): string | undefined {
   if (ds instanceof H2Downstream) return ds.stream.session?.socket?.remoteAddress;
   if (ds instanceof H1Downstream) return ds.req.socket.remoteAddress;

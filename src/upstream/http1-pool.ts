@@ -34,9 +34,9 @@ class Http1Stream extends EventEmitter implements UpstreamStream {
     super();
     req.once("socket", (sock) => {
       // A TLS connection is usable only once its handshake (and our verification) is done.
-      const tls = sock instanceof TLSSocket;
-      if (!sock.connecting && (!tls || sock.encrypted && (sock as TLSSocket).alpnProtocol !== null)) onConnect(true);
-      else sock.once(tls ? "secureConnect" : "connect", () => onConnect(true));
+      // A reused keep-alive socket is ready; a new one is, once connected (TLS: handshaken and verified).
+      if (!sock.connecting) onConnect(true);
+      else sock.once(sock instanceof TLSSocket ? "secureConnect" : "connect", () => onConnect(true));
     });
     req.on("response", (res: http.IncomingMessage) => {
       this.gotResponse = true;

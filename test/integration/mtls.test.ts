@@ -21,7 +21,10 @@ import { startOtlpReceiver, type OtlpReceiver } from "../helpers/otlp-receiver.j
 import { makePki, SPIFFE_A, SPIFFE_B, type IssuedCert, type Pki } from "../helpers/pki.js";
 import { startSidecar, type Sidecar } from "../helpers/sidecar.js";
 import { downstreamTls, sanMatcher, setListenerTls, staticParts, upstreamTls } from "../helpers/tls-bootstrap.js";
-import { pollUntil } from "../helpers/util.js";
+import { http2Request, pollUntil } from "../helpers/util.js";
+import * as https from "node:https";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 
 const STDOUT_LOG = "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
 const ECHO_PREFIX = "/pilotfish.test.Echo/";
@@ -60,6 +63,15 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
       credentials: grpc.ServerCredentials.createSsl(pki.ca.cert, [{ cert_chain: b.cert, private_key: b.key }], true),
     });
     t.after(() => backend.close());
+    // An HTTPS/1.1 upstream requiring a client certificate: reports the caller's URI SAN.
+    const h1server = https.createServer({ cert: b.cert, key: b.key, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      const san = (req.socket as TLSSocket).getPeerCertificate().subjectaltname ?? "";
+      res.writeHead(200, { "x-client-san": san, "x-alpn": String((req.socket as TLSSocket).alpnProtocol) });
+      res.end("h1-ok");
+    });
+    await new Promise<void>((resolve) => h1server.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise<void>((resolve) => h1server.close(() => resolve())));
+    const h1 = { port: (h1server.address() as AddressInfo).port };
     const doc = bootstrapObject({
       listeners: [
         {
@@ -68,16 +80,21 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
             { prefix: "/good/", cluster: "good" },
             { prefix: "/badsan/", cluster: "badsan" },
             { prefix: "/badca/", cluster: "badca" },
+            { prefix: "/h1/", cluster: "h1" },
           ],
         },
       ],
-      clusters: ["good", "badsan", "badca"].map((name) => ({ name, endpoints: [backend.port] })),
+      clusters: [
+        ...["good", "badsan", "badca"].map((name) => ({ name, endpoints: [backend.port] })),
+        { name: "h1", endpoints: [h1.port], http2: false },
+      ],
     });
     // Route by a path prefix the Echo client cannot send: rewrite with a prefix_rewrite per route.
     const vh = (staticParts(doc).hcm(0).route_config as { virtual_hosts: Array<{ routes: Array<{ match: { prefix: string }; route: Record<string, unknown> }> }> })
       .virtual_hosts[0];
-    for (const r of vh.routes) r.route.prefix_rewrite = ECHO_PREFIX;
-    const [good, badsan, badca] = staticParts(doc).clusters;
+    for (const r of vh.routes) if (r.match.prefix !== "/h1/") r.route.prefix_rewrite = ECHO_PREFIX;
+    const [good, badsan, badca, h1c] = staticParts(doc).clusters;
+    h1c.transport_socket = upstreamTls({ caPath: pki.ca.certPath, client: a, sans: [sanMatcher("DNS", { exact: "localhost" })] });
     good.transport_socket = upstreamTls({ caPath: pki.ca.certPath, client: a, sans: [sanMatcher("URI", { exact: SPIFFE_B })] });
     badsan.transport_socket = upstreamTls({ caPath: pki.ca.certPath, client: a, sans: [sanMatcher("URI", { exact: SPIFFE_A })] });
     badca.transport_socket = upstreamTls({ caPath: pki.otherCa.certPath, client: a });
@@ -116,7 +133,17 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
     assert.equal(ca.code, grpc.status.UNAVAILABLE, describeStatus(ca));
     assert.equal(backend.calls.length, 1, "no call got through an unverified connection");
 
+    // HTTP/1.1 over TLS (ALPN http/1.1), client certificate presented, keep-alive reuse.
+    for (const i of [1, 2]) {
+      const r = await http2Request({ port, path: `/h1/${i}` });
+      assert.equal(r.headers[":status"], 200);
+      assert.equal(r.body.toString(), "h1-ok");
+      assert.equal(r.headers["x-client-san"], `URI:${SPIFFE_A}`);
+      assert.equal(r.headers["x-alpn"], "http/1.1");
+    }
+
     const s = await stats(sc);
+    assert.equal(s.get("cluster.h1.ssl.handshake"), 1, "the second HTTP/1.1 request reused the TLS connection");
     assert.ok((s.get("cluster.good.ssl.handshake") ?? 0) >= 1, "good handshake counted");
     assert.ok((s.get("cluster.badsan.ssl.fail_verify_san") ?? 0) >= 1, "SAN mismatch counted");
     assert.equal(s.get("cluster.badsan.ssl.handshake") ?? 0, 0);
