@@ -64,6 +64,7 @@ export class Cluster {
         healthCheckStats(store, config.name),
         undefined,
         config.ignoreNewHostsUntilFirstHc === true,
+        this.tls,
       );
     }
     this.updateEndpoints(config.endpoints);

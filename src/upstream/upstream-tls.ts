@@ -5,6 +5,7 @@
  * by those matchers only (Envoy: the matchers replace hostname verification; without them only the
  * chain is checked; without trusted_ca nothing is). Outcomes land in `cluster.<name>.ssl.*`.
  */
+import * as grpc from "@grpc/grpc-js";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { UpstreamTlsConfig } from "../config/model.js";
@@ -51,11 +52,38 @@ export class UpstreamTls {
     this.sanCheck = config.sanMatchers.length > 0 ? compileSanCheck(config.sanMatchers) : undefined;
   }
 
+  /** Verification as tls.connect options: chain against trusted_ca, SANs by the matchers only. */
+  private verifyOptions(): { rejectUnauthorized: boolean; checkServerIdentity: (host: string, cert: tls.PeerCertificate) => Error | undefined } {
+    const sanCheck = this.sanCheck;
+    return {
+      rejectUnauthorized: this.config.trustedCaFile !== undefined,
+      checkServerIdentity: (_host, cert) => {
+        const sans = cert.subjectaltname ?? "";
+        if (sanCheck === undefined || sanCheck(parseSans(sans))) return undefined;
+        return Object.assign(new Error(`upstream certificate SANs ${JSON.stringify(sans)} match none of the cluster's subject alt name matchers`), {
+          code: SAN_MISMATCH,
+        });
+      },
+    };
+  }
+
+  /**
+   * grpc-js credentials with the current material and the same verification (gRPC health checks);
+   * undefined until material is loaded. Callers re-create channels on `onChange`.
+   */
+  grpcCredentials(): grpc.ChannelCredentials | undefined {
+    const current = this.material.current;
+    return current === undefined ? undefined : grpc.credentials.createFromSecureContext(current.context, this.verifyOptions());
+  }
+
+  /** Calls `fn` when new certificate material is in force. */
+  onChange(fn: () => void): () => void {
+    return this.material.onChange(fn);
+  }
+
   /** Opens a TLS connection; `alpn` is used when the config names none. */
   connect(host: string, port: number, alpn: readonly string[]): tls.TLSSocket {
     const cfg = this.config;
-    const verify = cfg.trustedCaFile !== undefined;
-    const sanCheck = this.sanCheck;
     const current = this.material.current;
     const sock = tls.connect({
       host,
@@ -64,14 +92,7 @@ export class UpstreamTls {
       // Envoy sends no SNI unless `sni` is set; node would send the host name, so say "" explicitly.
       servername: cfg.sni === "" ? "" : cfg.sni,
       ALPNProtocols: [...(cfg.alpnProtocols.length > 0 ? cfg.alpnProtocols : alpn)],
-      rejectUnauthorized: verify,
-      checkServerIdentity: (_host, cert) => {
-        const sans = cert.subjectaltname ?? "";
-        if (sanCheck === undefined || sanCheck(parseSans(sans))) return undefined;
-        return Object.assign(new Error(`upstream certificate SANs ${JSON.stringify(sans)} match none of the cluster's subject alt name matchers`), {
-          code: SAN_MISMATCH,
-        });
-      },
+      ...this.verifyOptions(),
     });
     sock.setNoDelay(true);
     sock.once("secureConnect", () => {

@@ -64,7 +64,9 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
     });
     t.after(() => backend.close());
     // An HTTPS/1.1 upstream requiring a client certificate: reports the caller's URI SAN.
+    const healthChecks: string[] = [];
     const h1server = https.createServer({ cert: b.cert, key: b.key, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      if (req.url === "/healthz") healthChecks.push((req.socket as TLSSocket).getPeerCertificate().subjectaltname ?? "");
       const san = (req.socket as TLSSocket).getPeerCertificate().subjectaltname ?? "";
       res.writeHead(200, { "x-client-san": san, "x-alpn": String((req.socket as TLSSocket).alpnProtocol) });
       res.end("h1-ok");
@@ -87,6 +89,7 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
       clusters: [
         ...["good", "badsan", "badca"].map((name) => ({ name, endpoints: [backend.port] })),
         { name: "h1", endpoints: [h1.port], http2: false },
+        { name: "hcgrpc", endpoints: [backend.port] },
       ],
     });
     // Route by a path prefix the Echo client cannot send: rewrite with a prefix_rewrite per route.
@@ -95,6 +98,12 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
     for (const r of vh.routes) if (r.match.prefix !== "/h1/") r.route.prefix_rewrite = ECHO_PREFIX;
     const [good, badsan, badca, h1c] = staticParts(doc).clusters;
     h1c.transport_socket = upstreamTls({ caPath: pki.ca.certPath, client: a, sans: [sanMatcher("DNS", { exact: "localhost" })] });
+    // Active health checks go over the cluster's TLS too (HTTP and gRPC).
+    const hc = { timeout: "1s", interval: "0.2s", no_traffic_interval: "0.2s", unhealthy_threshold: 2, healthy_threshold: 1 };
+    h1c.health_checks = [{ ...hc, http_health_check: { path: "/healthz" } }];
+    const hcg = staticParts(doc).clusters[4];
+    hcg.transport_socket = upstreamTls({ caPath: pki.ca.certPath, client: a, sans: [sanMatcher("URI", { exact: SPIFFE_B })] });
+    hcg.health_checks = [{ ...hc, grpc_health_check: { service_name: "pilotfish.test.Echo" } }];
     good.transport_socket = upstreamTls({ caPath: pki.ca.certPath, client: a, sans: [sanMatcher("URI", { exact: SPIFFE_B })] });
     badsan.transport_socket = upstreamTls({ caPath: pki.ca.certPath, client: a, sans: [sanMatcher("URI", { exact: SPIFFE_A })] });
     badca.transport_socket = upstreamTls({ caPath: pki.otherCa.certPath, client: a });
@@ -142,8 +151,15 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
       assert.equal(r.headers["x-alpn"], "http/1.1");
     }
 
+    await pollUntil(async () => ((await stats(sc)).get("cluster.h1.health_check.success") ?? 0) >= 1, { timeoutMs: 5000, label: "an HTTPS health check passed" });
+    assert.equal(healthChecks[0], `URI:${SPIFFE_A}`, "the health check presented the client certificate");
+    // The echo backend has no health service: an answer (UNIMPLEMENTED) is an active failure, proof the
+    // TLS channel came up; a refused handshake would be a network failure.
+    await pollUntil(async () => ((await stats(sc)).get("cluster.hcgrpc.health_check.failure") ?? 0) >= 1, { timeoutMs: 5000, label: "a gRPC health check answered" });
+
     const s = await stats(sc);
-    assert.equal(s.get("cluster.h1.ssl.handshake"), 1, "the second HTTP/1.1 request reused the TLS connection");
+    assert.equal(s.get("cluster.hcgrpc.health_check.network_failure") ?? 0, 0, "gRPC health checks reached the server over TLS");
+    assert.ok((s.get("cluster.h1.ssl.handshake") ?? 0) >= 1);
     assert.ok((s.get("cluster.good.ssl.handshake") ?? 0) >= 1, "good handshake counted");
     assert.ok((s.get("cluster.badsan.ssl.fail_verify_san") ?? 0) >= 1, "SAN mismatch counted");
     assert.equal(s.get("cluster.badsan.ssl.handshake") ?? 0, 0);
