@@ -428,7 +428,7 @@ export class RouterCall implements PoolWaiter {
   onUpResponse(up: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
     const status = Number(headers[":status"]);
     if (this.isGrpc) this.grpcStatusSeen = headers["grpc-status"];
-    this.trace?.upstreamResponse(status, grpcStatusOf(headers["grpc-status"]));
+    this.trace?.upstreamResponse(status, grpcStatusOf(headers["grpc-status"]), up.session);
     const policy = this.route!.retryPolicy;
     if (policy !== undefined && !this.responseStarted) {
       const grpcInHeaders = this.isGrpc ? parseGrpcStatus(headers["grpc-status"]) : undefined;

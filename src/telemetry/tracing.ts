@@ -10,6 +10,7 @@
  * Export: one BatchSpanProcessor (bounded queue) in front of an OTLP exporter (gRPC or
  * HTTP/protobuf); queue-full drops and failed exports are counted in the stats store.
  */
+import { upstreamPeerPrincipal } from "../security/upstream-peer.js";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
 import {
   ROOT_CONTEXT,
@@ -393,10 +394,14 @@ export class RequestTrace {
     this.tracer.inject(this.client, headers, this.b3);
   }
 
-  /** Upstream response headers of the current attempt. */
-  upstreamResponse(status: number, grpcStatus: number | undefined): void {
+  /** Upstream response headers of the current attempt; `conn` is its connection (for the peer's identity). */
+  upstreamResponse(status: number, grpcStatus: number | undefined, conn?: object): void {
     this.attemptStatus = status;
     this.attemptGrpc = grpcStatus;
+    if (this.client !== undefined && conn !== undefined) {
+      const principal = upstreamPeerPrincipal(conn);
+      if (principal !== undefined) this.client.setAttribute("pilotfish.upstream.peer.principal", principal);
+    }
   }
 
   /** The current attempt is over; `last` is the request's record when this attempt's outcome is the request's. */

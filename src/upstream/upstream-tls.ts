@@ -21,7 +21,6 @@ export type TlsFailure = "" | "verify-san" | "verify-error" | "connection-error"
 
 const failures = new WeakMap<net.Socket, TlsFailure>();
 const secured = new WeakSet<net.Socket>();
-const peerSans = new WeakMap<net.Socket, string>();
 
 /** Chain verification errors node reports by OpenSSL code. */
 const VERIFY_CODES = new Set([
@@ -98,8 +97,6 @@ export class UpstreamTls {
     sock.once("secureConnect", () => {
       secured.add(sock);
       this.stats.handshake.inc();
-      const cert = sock.getPeerCertificate(false);
-      if (cert?.subjectaltname !== undefined) peerSans.set(sock, cert.subjectaltname);
     });
     sock.once("error", (err: NodeJS.ErrnoException) => {
       if (secured.has(sock)) return;
@@ -132,11 +129,6 @@ function classify(err: NodeJS.ErrnoException, sock: net.Socket): TlsFailure {
 /** How `sock` failed its TLS handshake, if it did ("" when it did not or is cleartext). */
 export function tlsFailureOf(sock: net.Socket | undefined): TlsFailure {
   return sock === undefined ? "" : (failures.get(sock) ?? "");
-}
-
-/** The verified upstream peer's SAN string (node's format), for spans; undefined for cleartext. */
-export function upstreamPeerSans(sock: object | undefined): string | undefined {
-  return sock instanceof net.Socket ? peerSans.get(sock) : undefined;
 }
 
 /** Whether an error from an HTTP/1.1 request is its connection's TLS handshake failing. */

@@ -206,7 +206,15 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
         client: a,
         sans: [sanMatcher("URI", { exact: SPIFFE_B })],
       });
-      outbound = await startSidecar(stringify(outDoc));
+      staticParts(outDoc).hcm(0).tracing = { random_sampling: { value: 100 }, spawn_upstream_span: true };
+      outbound = await startSidecar(stringify(outDoc), {
+        env: {
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.httpPort}`,
+          OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+          OTEL_SERVICE_NAME: "mtls-outbound",
+          OTEL_BSP_SCHEDULE_DELAY: "50",
+        },
+      });
     });
     after(async () => {
       await outbound?.stop();
@@ -230,10 +238,15 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
         label: "inbound access log line",
       });
       assert.equal(line.downstream_peer_uri_san, SPIFFE_A);
-      const spans = await receiver.waitForSpans(1);
+      const spans = await receiver.waitForSpans(3);
       const server = spans.find((s) => s.resource["service.name"] === "mtls-inbound" && s.kind === "SPAN_KIND_SERVER");
       assert.ok(server, "inbound SERVER span");
       assert.equal(server.attributes["pilotfish.peer.principal"], SPIFFE_A);
+      const clientSpan = spans.find((s) => s.resource["service.name"] === "mtls-outbound" && s.kind === "SPAN_KIND_CLIENT");
+      assert.ok(clientSpan, "outbound CLIENT span");
+      assert.equal(clientSpan.attributes["pilotfish.upstream.peer.principal"], SPIFFE_B, "the verified server's identity");
+      const outServer = spans.find((s) => s.resource["service.name"] === "mtls-outbound" && s.kind === "SPAN_KIND_SERVER");
+      assert.equal(outServer?.attributes["pilotfish.peer.principal"], undefined, "a cleartext caller has no principal");
       const so = await stats(outbound);
       assert.ok((so.get("cluster.echo.ssl.handshake") ?? 0) >= 1);
       const si = await stats(inbound);
