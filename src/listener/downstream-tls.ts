@@ -11,6 +11,10 @@ import type { DownstreamTlsConfig } from "../config/model.js";
 import { compileSanCheck, parseSans, type SanCheck } from "../security/san-match.js";
 import { TlsMaterial, type TlsMaterialVersion } from "../security/tls-material.js";
 import type { TlsStats } from "../security/tls-stats.js";
+import { createLogger, type Logger } from "../common/logger.js";
+
+let log: Logger | undefined;
+const logger = (): Logger => (log ??= createLogger("pilotfish-tls"));
 
 /** A listener's TLS side. */
 export class DownstreamTls {
@@ -83,6 +87,30 @@ export class DownstreamTls {
     if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|CERTIFICATE_REQUIRED/i.test(msg)) this.stats.failVerifyNoCert.inc();
     else if (/CERTIFICATE_VERIFY_FAILED|UNKNOWN_CA|unable to get|self.signed|certificate/i.test(msg)) this.stats.failVerifyError.inc();
     else this.stats.connectionError.inc();
+  }
+
+  /**
+   * A listener update changed the TLS context: new handshakes use `next` (certificate, CA, client
+   * certificate requirement, SAN matchers); open connections keep theirs. Unreadable new files keep
+   * this context (logged) and return it.
+   */
+  replace(next: DownstreamTlsConfig, server: tls.Server): DownstreamTls {
+    let fresh: DownstreamTls;
+    try {
+      fresh = new DownstreamTls(next, this.stats);
+    } catch (err) {
+      logger().error({ err: (err as Error).message }, "listener TLS update cannot be applied; keeping the previous TLS context");
+      return this;
+    }
+    const opts = fresh.serverOptions();
+    server.setSecureContext(opts);
+    // Read by node for every new connection (tls.Server keeps them as properties).
+    const s = server as tls.Server & { requestCert: boolean; rejectUnauthorized: boolean };
+    s.requestCert = opts.requestCert === true;
+    s.rejectUnauthorized = opts.rejectUnauthorized === true;
+    fresh.attach(server);
+    this.release();
+    return fresh;
   }
 
   /** Stops following the files. */

@@ -10,6 +10,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { isDeepStrictEqual } from "node:util";
 import type { Random } from "../common/clock.js";
 import { ErrorCode, PilotfishError } from "../common/errors.js";
 import type { ListenerConfig } from "../config/model.js";
@@ -31,7 +32,7 @@ export class Listener {
   private readonly sessions = new Set<http2.Http2Session>();
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
-  private readonly tls: DownstreamTls | undefined;
+  private tls: DownstreamTls | undefined;
 
   constructor(
     public config: ListenerConfig,
@@ -69,14 +70,14 @@ export class Listener {
       dtls.attach(server);
       server.on("secureConnection", (sock: tls.TLSSocket) => {
         this.track(sock);
-        if (!dtls.admit(sock)) {
+        if (!this.tls!.admit(sock)) {
           sock.destroy();
           return;
         }
         if (sock.alpnProtocol === "h2") this.h2.emit("connection", sock);
         else this.h1.emit("connection", sock);
       });
-      server.on("tlsClientError", (err: NodeJS.ErrnoException) => dtls.onTlsClientError(err));
+      server.on("tlsClientError", (err: NodeJS.ErrnoException) => this.tls!.onTlsClientError(err));
       this.server = server;
     } else {
       this.server = net.createServer({ noDelay: true }, (sock) => this.onCleartext(sock));
@@ -88,6 +89,9 @@ export class Listener {
    * connections, use the new connection manager; streams in flight finish on the old one.
    */
   update(config: ListenerConfig): void {
+    if (this.tls !== undefined && config.tls !== undefined && !isDeepStrictEqual(config.tls, this.config.tls)) {
+      this.tls = this.tls.replace(config.tls, this.server as tls.Server);
+    }
     this.config = config;
     this.cm = new ConnectionManager(config.hcm, this.clusters, this.random, this.store, config.tls !== undefined);
   }

@@ -51,14 +51,16 @@ void describe("mesh.yaml strict mTLS over xDS", { timeout: 120_000 }, () => {
   let outPort: number;
   let wrongPort: number;
   let inPort: number;
+  let certA: IssuedCert;
+  let mesh: string;
 
   before(async () => {
     pki = await makePki();
-    const certA = await pki.ca.issue("a", [`URI:${SPIFFE_A}`]);
+    certA = await pki.ca.issue("a", [`URI:${SPIFFE_A}`]);
     const certB = await pki.ca.issue("b", [`URI:${SPIFFE_B}`]);
     echo = await startEchoServer({ name: "mesh-backend" });
     [outPort, wrongPort, inPort] = [await freePort(), await freePort(), await freePort()];
-    const mesh = `
+    mesh = `
 mtls: { mode: strict, certFile: pod/tls.crt, keyFile: pod/tls.key, caFile: pod/ca.crt }
 upstreams:
   - name: to-b
@@ -150,5 +152,23 @@ listeners:
     assert.equal(echo.calls.length, calls, "no refused caller reached the app");
     const sa2 = parseStats(await (await fetch(`http://127.0.0.1:${a.adminPort}/stats`)).text());
     assert.ok((sa2.get("cluster.to-b-wrong-identity.ssl.fail_verify_san") ?? 0) >= 1);
+  });
+
+  void it("a changed trust domain applies to new connections of the inbound listener (LDS update in place)", async () => {
+    const direct = async (cert: IssuedCert): Promise<grpc.status> => {
+      const creds = grpc.credentials.createSsl(pki.ca.cert, cert.key, cert.cert, { checkServerIdentity: () => undefined });
+      const c = new Echo(`127.0.0.1:${inPort}`, creds, {});
+      try {
+        return (await unary(c, { message: "direct" }, { timeoutMs: 3000 })).status.code;
+      } finally {
+        c.close();
+      }
+    };
+    assert.equal(await direct(certA), grpc.status.OK, "sa/a is in the trust domain");
+    const other = await pki.ca.issue("other-domain", ["URI:spiffe://other.example/ns/default/sa/a"]);
+    assert.equal(await direct(other), grpc.status.UNAVAILABLE, "other.example is not");
+    await cp.writeMesh(mesh.replace("caFile: pod/ca.crt }", "caFile: pod/ca.crt, trustDomain: other.example }"));
+    await pollUntil(async () => (await direct(other)) === grpc.status.OK, { timeoutMs: 15_000, label: "the new trust domain admits other.example" });
+    assert.equal(await direct(certA), grpc.status.UNAVAILABLE, "and no longer cluster.local");
   });
 });
