@@ -115,9 +115,13 @@ export class DownstreamTls {
 
   /** Stops following the files. */
   release(): void {
+    if (this.released) return;
+    this.released = true;
     this.unsubscribe?.();
     this.material.release();
   }
+
+  private released = false;
 }
 
 function contextOptions(v: TlsMaterialVersion): tls.SecureContextOptions {

@@ -111,8 +111,12 @@ export class UpstreamTls {
     return sock;
   }
 
-  /** Stops watching the certificate files (the cluster is gone). */
+  private released = false;
+
+  /** Stops watching the certificate files (the cluster is gone); idempotent (close, then destroy). */
   release(): void {
+    if (this.released) return;
+    this.released = true;
     this.material.release();
   }
 }
