@@ -117,6 +117,8 @@ export class GrpcHealthChecker implements ProtocolChecker {
         "grpc.max_reconnect_backoff_ms": this.maxBackoffMs,
         // One channel per host: never share a subchannel with other checkers or clients.
         "grpc.use_local_subchannel_pool": 1,
+        // The cluster's SNI, as its requests send it.
+        ...(this.tls !== undefined && this.tls.config.sni !== "" ? { "grpc.ssl_target_name_override": this.tls.config.sni } : {}),
       });
       this.clients.set(host, c);
     }
