@@ -42,6 +42,8 @@ const VERIFY_CODES = new Set([
 export class UpstreamTls {
   private readonly material: TlsMaterial;
   private readonly sanCheck: SanCheck | undefined;
+  /** tls.connect verification options, built once. */
+  private readonly verify: ReturnType<UpstreamTls["verifyOptions"]>;
 
   constructor(
     readonly config: UpstreamTlsConfig,
@@ -49,6 +51,7 @@ export class UpstreamTls {
   ) {
     this.material = TlsMaterial.acquire({ cert: config.certificateChainFile, key: config.privateKeyFile, ca: config.trustedCaFile });
     this.sanCheck = config.sanMatchers.length > 0 ? compileSanCheck(config.sanMatchers) : undefined;
+    this.verify = this.verifyOptions();
   }
 
   /** Verification as tls.connect options: chain against trusted_ca, SANs by the matchers only. */
@@ -72,7 +75,7 @@ export class UpstreamTls {
    */
   grpcCredentials(): grpc.ChannelCredentials | undefined {
     const current = this.material.current;
-    return current === undefined ? undefined : grpc.credentials.createFromSecureContext(current.context, this.verifyOptions());
+    return current === undefined ? undefined : grpc.credentials.createFromSecureContext(current.context, this.verify);
   }
 
   /** Calls `fn` when new certificate material is in force. */
@@ -91,7 +94,7 @@ export class UpstreamTls {
       // Envoy sends no SNI unless `sni` is set; node would send the host name, so say "" explicitly.
       servername: cfg.sni === "" ? "" : cfg.sni,
       ALPNProtocols: [...(cfg.alpnProtocols.length > 0 ? cfg.alpnProtocols : alpn)],
-      ...this.verifyOptions(),
+      ...this.verify,
     });
     sock.setNoDelay(true);
     sock.once("secureConnect", () => {
