@@ -284,8 +284,11 @@ void describe("mTLS and upstream TLS origination", { timeout: 120_000 }, () => {
       }
       const s = await stats(inbound);
       assert.ok((s.get("listener.inbound.ssl.fail_verify_san") ?? 0) >= 1, "wrong SAN counted");
+      // TLS 1.3: the client finishes its handshake before the server has checked the client's
+      // certificate; a client that hangs up at once leaves the server a reset, not a verify error.
+      const refused = ["fail_verify_error", "fail_verify_no_cert", "connection_error"].map((k) => s.get(`listener.inbound.ssl.${k}`) ?? 0);
       assert.ok(
-        (s.get("listener.inbound.ssl.fail_verify_error") ?? 0) + (s.get("listener.inbound.ssl.fail_verify_no_cert") ?? 0) >= 2,
+        refused.reduce((x, y) => x + y, 0) >= 2,
         `missing and foreign certificates counted: ${JSON.stringify([...s].filter(([k]) => k.includes("ssl")))}`,
       );
     });
