@@ -97,6 +97,39 @@ export interface DownstreamTlsConfig {
   readonly requireClientCertificate: boolean;
   /** ALPN protocols offered, in preference order (default h2, http/1.1). */
   readonly alpnProtocols: readonly string[];
+  /** Client certificate SAN matchers (any one must match); absent or empty means any verified client. */
+  readonly sanMatchers?: readonly SanMatcherConfig[] | undefined;
+}
+
+/** A SAN type a matcher applies to; ANY is the deprecated `match_subject_alt_names` (every type). */
+export type SanType = "URI" | "DNS" | "EMAIL" | "IP_ADDRESS" | "ANY";
+
+/** One subject alternative name matcher (Envoy SubjectAltNameMatcher with its StringMatcher). */
+export interface SanMatcherConfig {
+  /** Which SANs of the certificate it is tried against. */
+  readonly sanType: SanType;
+  /** StringMatcher kind; regex values are JS-compatible RE2 sources matched whole. */
+  readonly kind: "exact" | "prefix" | "suffix" | "contains" | "regex";
+  /** The pattern. */
+  readonly value: string;
+  /** StringMatcher ignore_case (not applied to regex, as Envoy). */
+  readonly ignoreCase: boolean;
+}
+
+/** An UpstreamTlsContext subset: how a cluster originates TLS. */
+export interface UpstreamTlsConfig {
+  /** Client certificate chain for mTLS, if any. */
+  readonly certificateChainFile: string | undefined;
+  /** Client private key (set exactly when certificateChainFile is). */
+  readonly privateKeyFile: string | undefined;
+  /** PEM CA bundle the server chain is verified against; absent means no verification (Envoy). */
+  readonly trustedCaFile: string | undefined;
+  /** SAN matchers the server certificate must satisfy (any one); empty means chain check only. */
+  readonly sanMatchers: readonly SanMatcherConfig[];
+  /** SNI sent in the ClientHello; empty sends none. */
+  readonly sni: string;
+  /** ALPN offered; empty means the pool's protocol (h2 or http/1.1). */
+  readonly alpnProtocols: readonly string[];
 }
 
 /** HttpConnectionManager subset plus the protocol limits we enforce downstream. */
@@ -384,6 +417,8 @@ export interface ClusterConfig {
   readonly healthChecks?: readonly HealthCheckConfig[] | undefined;
   /** `common_lb_config.ignore_new_hosts_until_first_hc`: hosts wait for their first check. Absent = false. */
   readonly ignoreNewHostsUntilFirstHc?: boolean | undefined;
+  /** `transport_socket` with an UpstreamTlsContext; absent means cleartext. */
+  readonly tls?: UpstreamTlsConfig | undefined;
 }
 
 /** Cluster.DnsLookupFamily: which address families a DNS cluster asks for. */

@@ -4,6 +4,7 @@
  * The two messages are tiny, so they are encoded by hand: HealthCheckRequest {string service = 1},
  * HealthCheckResponse {ServingStatus status = 1} where SERVING = 1.
  */
+import type { UpstreamTls } from "../upstream/upstream-tls.js";
 import * as grpc from "@grpc/grpc-js";
 import type { Host } from "../upstream/host.js";
 import type { CheckVerdict, ProtocolChecker } from "./checker.js";
@@ -70,9 +71,14 @@ export class GrpcHealthChecker implements ProtocolChecker {
     private readonly reuseConnection: boolean,
     /** Reconnect backoff cap: a recovering host must not wait out grpc-js's default two minutes. */
     private readonly maxBackoffMs: number,
+    /** The cluster's TLS origination: checks go over TLS too, and new material means new channels. */
+    private readonly tls?: UpstreamTls,
   ) {
     this.request = encodeHealthCheckRequest(service);
+    this.unsubscribe = tls?.onChange(() => this.dropChannels());
   }
+
+  private readonly unsubscribe: (() => void) | undefined;
 
   check(host: Host, timeoutMs: number): Promise<CheckVerdict> {
     const client = this.client(host);
@@ -104,12 +110,15 @@ export class GrpcHealthChecker implements ProtocolChecker {
   private client(host: Host): grpc.Client {
     let c = this.clients.get(host);
     if (c === undefined) {
-      c = new grpc.Client(host.key, grpc.credentials.createInsecure(), {
+      const creds = this.tls === undefined ? grpc.credentials.createInsecure() : (this.tls.grpcCredentials() ?? grpc.credentials.createInsecure());
+      c = new grpc.Client(host.key, creds, {
         "grpc.default_authority": this.authority,
         "grpc.initial_reconnect_backoff_ms": Math.min(1000, this.maxBackoffMs),
         "grpc.max_reconnect_backoff_ms": this.maxBackoffMs,
         // One channel per host: never share a subchannel with other checkers or clients.
         "grpc.use_local_subchannel_pool": 1,
+        // The cluster's SNI, as its requests send it.
+        ...(this.tls !== undefined && this.tls.config.sni !== "" ? { "grpc.ssl_target_name_override": this.tls.config.sni } : {}),
       });
       this.clients.set(host, c);
     }
@@ -122,6 +131,11 @@ export class GrpcHealthChecker implements ProtocolChecker {
   }
 
   close(): void {
+    this.unsubscribe?.();
+    this.dropChannels();
+  }
+
+  private dropChannels(): void {
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }

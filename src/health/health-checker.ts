@@ -10,6 +10,7 @@
  * ignore_new_hosts_until_first_hc a host is flagged PENDING_ACTIVE_HC until that first result. A passing check also
  * un-ejects an outlier-ejected host (successful_active_health_check_uneject_host).
  */
+import type { UpstreamTls } from "../upstream/upstream-tls.js";
 import type { Clock, Random, TimerHandle } from "../common/clock.js";
 import type { HealthCheckConfig } from "../config/model.js";
 import type { OutlierDetector } from "../outlier/outlier-detector.js";
@@ -72,14 +73,16 @@ export class HealthChecker {
     checker?: ProtocolChecker,
     /** ignore_new_hosts_until_first_hc: new hosts take no traffic until their first check completes. */
     private readonly waitForFirstCheck = false,
+    /** The cluster's upstream TLS, when it has one: checks use it too. */
+    tls?: UpstreamTls,
   ) {
     this.stats = stats ?? healthCheckStats(new StatsStore(), clusterName);
     const c = config.checker;
     this.checker =
       checker ??
       (c.kind === "grpc"
-        ? new GrpcHealthChecker(c.serviceName, c.authority ?? clusterName, c.initialMetadata, config.reuseConnection, config.intervalMs)
-        : new HttpHealthChecker(c.path, c.host ?? clusterName, c.expectedStatuses, c.requestHeadersToAdd, c.requestHeadersToRemove, config.reuseConnection));
+        ? new GrpcHealthChecker(c.serviceName, c.authority ?? clusterName, c.initialMetadata, config.reuseConnection, config.intervalMs, tls)
+        : new HttpHealthChecker(c.path, c.host ?? clusterName, c.expectedStatuses, c.requestHeadersToAdd, c.requestHeadersToRemove, config.reuseConnection, tls));
   }
 
   /** Follows membership: new hosts get a session (first check after initial_jitter), gone hosts stop. */

@@ -6,6 +6,7 @@
 import { Agent, request } from "node:http";
 import type { HeaderValueOption, StatusRange } from "../config/model.js";
 import type { Host } from "../upstream/host.js";
+import type { UpstreamTls } from "../upstream/upstream-tls.js";
 import type { CheckVerdict, ProtocolChecker } from "./checker.js";
 
 export class HttpHealthChecker implements ProtocolChecker {
@@ -18,8 +19,13 @@ export class HttpHealthChecker implements ProtocolChecker {
     private readonly headersToAdd: readonly HeaderValueOption[],
     private readonly headersToRemove: readonly string[],
     reuseConnection: boolean,
+    /** The cluster's TLS origination: checks connect the way requests do. */
+    tls?: UpstreamTls,
   ) {
     this.agent = new Agent({ keepAlive: reuseConnection, maxSockets: 1 });
+    if (tls !== undefined) {
+      this.agent.createConnection = (opts: { host?: string | null; port?: number | null }) => tls.connect(opts.host ?? "", opts.port ?? 0, ["http/1.1"]);
+    }
   }
 
   check(host: Host, timeoutMs: number): Promise<CheckVerdict> {

@@ -6,17 +6,19 @@
  * anything else to HTTP/1.1 (node's `allowHTTP1` only works with TLS ALPN). TLS connections are
  * dispatched by the ALPN protocol the handshake settled on.
  */
-import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { isDeepStrictEqual } from "node:util";
 import type { Random } from "../common/clock.js";
 import { ErrorCode, PilotfishError } from "../common/errors.js";
 import type { ListenerConfig } from "../config/model.js";
 import type { StatsStore } from "../stats/stats-store.js";
 import type { ClusterManager } from "../upstream/cluster-manager.js";
+import { tlsStats } from "../security/tls-stats.js";
 import { ConnectionManager } from "./connection-manager.js";
+import { DownstreamTls } from "./downstream-tls.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 
@@ -30,6 +32,7 @@ export class Listener {
   private readonly sessions = new Set<http2.Http2Session>();
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
+  private tls: DownstreamTls | undefined;
 
   constructor(
     public config: ListenerConfig,
@@ -62,22 +65,20 @@ export class Listener {
     this.h1.maxHeadersCount = hcm.maxHeadersCount;
 
     if (config.tls !== undefined) {
-      const t = config.tls;
-      this.server = tls.createServer(
-        {
-          cert: readFileSync(t.certificateChainFile),
-          key: readFileSync(t.privateKeyFile),
-          ca: t.trustedCaFile !== undefined ? readFileSync(t.trustedCaFile) : undefined,
-          requestCert: t.requireClientCertificate,
-          rejectUnauthorized: t.requireClientCertificate,
-          ALPNProtocols: [...t.alpnProtocols],
-        },
-      );
-      this.server.on("secureConnection", (sock: tls.TLSSocket) => {
+      const dtls = (this.tls = new DownstreamTls(config.tls, tlsStats(store, `listener.${config.name}.`)));
+      const server = tls.createServer(dtls.serverOptions());
+      dtls.attach(server);
+      server.on("secureConnection", (sock: tls.TLSSocket) => {
         this.track(sock);
+        if (!this.tls!.admit(sock)) {
+          sock.destroy();
+          return;
+        }
         if (sock.alpnProtocol === "h2") this.h2.emit("connection", sock);
         else this.h1.emit("connection", sock);
       });
+      server.on("tlsClientError", (err: NodeJS.ErrnoException) => this.tls!.onTlsClientError(err));
+      this.server = server;
     } else {
       this.server = net.createServer({ noDelay: true }, (sock) => this.onCleartext(sock));
     }
@@ -88,6 +89,9 @@ export class Listener {
    * connections, use the new connection manager; streams in flight finish on the old one.
    */
   update(config: ListenerConfig): void {
+    if (this.tls !== undefined && config.tls !== undefined && !isDeepStrictEqual(config.tls, this.config.tls)) {
+      this.tls = this.tls.replace(config.tls, this.server as tls.Server);
+    }
     this.config = config;
     this.cm = new ConnectionManager(config.hcm, this.clusters, this.random, this.store, config.tls !== undefined);
   }
@@ -132,6 +136,7 @@ export class Listener {
     clearTimeout(timer);
     for (const s of this.sockets) s.destroy();
     await closed;
+    this.tls?.release();
   }
 
   private onCleartext(sock: net.Socket): void {

@@ -29,6 +29,7 @@ import { grpcStatusOf } from "../telemetry/request-record.js";
 import type { RequestTrace } from "../telemetry/telemetry.js";
 import { H1Downstream, H2Downstream, type Downstream } from "./downstream.js";
 import { Grpc, ResponseFlag } from "./response-flags.js";
+import { peerIdentity, type PeerIdentity } from "../security/peer-identity.js";
 
 const NGHTTP2_NO_ERROR = 0;
 const NGHTTP2_INTERNAL_ERROR = 2;
@@ -41,6 +42,9 @@ export const RETRY_BUFFER_LIMIT = 1024 * 1024;
 
 /** Refused streams (never processed by the peer) are replayed this many times outside the retry budget. */
 const MAX_TRANSPARENT_REPLAYS = 3;
+const UF_DETAIL = "upstream connect error or disconnect/reset before headers. reset reason: connection failure";
+/** Envoy appends the transport failure reason when the upstream TLS handshake or verification failed. */
+const UF_TLS_DETAIL = `${UF_DETAIL}, transport failure reason: TLS error`;
 
 /** Request headers never forwarded as is (hop-by-hop, or rebuilt per attempt). */
 const HOP_BY_HOP_REQUEST = new Set([
@@ -112,6 +116,7 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   private grpcStatusSeen: string | string[] | number | undefined;
   private respBytes = 0;
   private peer: string | undefined;
+  private peerId: PeerIdentity | undefined;
   /** performance.now() when the current attempt started (cluster upstream_rq_time). */
   private attemptStartedAt = 0;
 
@@ -130,7 +135,8 @@ export class RouterCall implements PoolWaiter, FilterRequest {
       this.startPerfMs = performance.now();
       // Read now: a closed HTTP/2 stream no longer knows its session.
       this.peer = downstreamAddress(ds);
-      this.trace = t.tracer?.start(reqHeaders, isGrpc, this.peer);
+      this.peerId = peerIdentity(downstreamSocket(ds));
+      this.trace = t.tracer?.start(reqHeaders, isGrpc, this.peer, this.peerId?.principal);
     }
   }
 
@@ -173,6 +179,10 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   /** FilterRequest: the downstream connection's socket. */
   get downstreamSocket(): Socket | undefined {
     return downstreamSocket(this.ds);
+  }
+  get downstreamPeerUriSan(): string | undefined {
+    const id = this.peerId;
+    return id === undefined || id.uriSans.length === 0 ? undefined : id.uriSans.join(",");
   }
 
   /** Routes the request and starts the first attempt. */
@@ -301,7 +311,7 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     this.endAttempt(false, reason === "closed" ? AttemptResult.NONE : AttemptResult.LOCAL_CONNECT_FAILED);
     // A pool closed under us (its host just left the cluster) never saw the request: pick again.
     if (this.maybeRetry(reason === "closed" ? REFUSED_STREAM_OUTCOME : CONNECT_FAILURE_OUTCOME)) return;
-    this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UF, "upstream connect error or disconnect/reset before headers. reset reason: connection failure");
+    this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UF, reason === "tls-failure" ? UF_TLS_DETAIL : UF_DETAIL);
   }
 
   /** Settles the current attempt: host count, counters, per-try timer; detaches the stream. */
@@ -429,7 +439,7 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   onUpResponse(up: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
     const status = Number(headers[":status"]);
     if (this.isGrpc) this.grpcStatusSeen = headers["grpc-status"];
-    this.trace?.upstreamResponse(status, grpcStatusOf(headers["grpc-status"]));
+    this.trace?.upstreamResponse(status, grpcStatusOf(headers["grpc-status"]), up.session);
     const policy = this.route!.retryPolicy;
     if (policy !== undefined && !this.responseStarted) {
       const grpcInHeaders = this.isGrpc ? parseGrpcStatus(headers["grpc-status"]) : undefined;
@@ -680,16 +690,17 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   }
 }
 
+/** The downstream connection, for the peer's certificate identity. */
+function downstreamSocket(ds: Downstream): Socket | undefined {
+  if (ds instanceof H2Downstream) return ds.stream.session?.socket;
+  if (ds instanceof H1Downstream) return ds.req.socket;
+  return undefined;
+}
+
 /** The downstream peer's IP, for spans and the access log. */
 function downstreamAddress(ds: Downstream): string | undefined {
   if (ds instanceof H2Downstream) return ds.stream.session?.socket?.remoteAddress;
   if (ds instanceof H1Downstream) return ds.req.socket.remoteAddress;
-  return undefined;
-}
-
-function downstreamSocket(ds: Downstream): Socket | undefined {
-  if (ds instanceof H2Downstream) return ds.stream.session?.socket;
-  if (ds instanceof H1Downstream) return ds.req.socket;
   return undefined;
 }
 

@@ -55,6 +55,7 @@ export class AccessLogSink {
       upstream_cluster: r.upstreamCluster ?? null,
       upstream_retries: r.retryCount,
       downstream_remote_address: r.downstreamAddress ?? null,
+      downstream_peer_uri_san: r.downstreamPeerUriSan ?? null,
       user_agent: h["user-agent"] ?? null,
       x_request_id: r.requestId ?? null,
       trace_id: traceId ?? null,

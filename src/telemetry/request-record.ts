@@ -37,6 +37,8 @@ export interface RequestRecord {
   readonly downstreamAddress: string | undefined;
   /** "HTTP/2" or "HTTP/1.1". */
   readonly protocol: string;
+  /** URI SANs of the verified downstream client certificate, comma-joined (Envoy %DOWNSTREAM_PEER_URI_SAN%). */
+  readonly downstreamPeerUriSan?: string | undefined;
 }
 
 /** Parses a grpc-status header value; undefined when absent or malformed. */

@@ -10,6 +10,7 @@
  * Export: one BatchSpanProcessor (bounded queue) in front of an OTLP exporter (gRPC or
  * HTTP/protobuf); queue-full drops and failed exports are counted in the stats store.
  */
+import { upstreamPeerPrincipal } from "../security/upstream-peer.js";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
 import {
   ROOT_CONTEXT,
@@ -289,7 +290,7 @@ export class HttpTracer {
   }
 
   /** Starts the request's span, child of the trace context the request carried (W3C, else B3). */
-  start(headers: IncomingHttpHeaders, isGrpc: boolean, peer: string | undefined): RequestTrace {
+  start(headers: IncomingHttpHeaders, isGrpc: boolean, peer: string | undefined, principal?: string): RequestTrace {
     const p = this.pipeline;
     let parent: Context = ROOT_CONTEXT;
     let b3: B3Propagator | undefined;
@@ -318,6 +319,8 @@ export class HttpTracer {
     const authority = (headers[":authority"]) ?? headers.host;
     if (authority !== undefined) attrs["server.address"] = hostOf(authority);
     if (peer !== undefined) attrs["network.peer.address"] = peer;
+    // The mTLS workload identity (SPIFFE ID) of the downstream, as policies see it.
+    if (principal !== undefined) attrs["pilotfish.peer.principal"] = principal;
     const ua = headers["user-agent"];
     if (ua !== undefined) attrs["user_agent.original"] = ua;
     const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes: attrs }, parent);
@@ -391,10 +394,14 @@ export class RequestTrace {
     this.tracer.inject(this.client, headers, this.b3);
   }
 
-  /** Upstream response headers of the current attempt. */
-  upstreamResponse(status: number, grpcStatus: number | undefined): void {
+  /** Upstream response headers of the current attempt; `conn` is its connection (for the peer's identity). */
+  upstreamResponse(status: number, grpcStatus: number | undefined, conn?: object): void {
     this.attemptStatus = status;
     this.attemptGrpc = grpcStatus;
+    if (this.client !== undefined && conn !== undefined) {
+      const principal = upstreamPeerPrincipal(conn);
+      if (principal !== undefined) this.client.setAttribute("pilotfish.upstream.peer.principal", principal);
+    }
   }
 
   /** The current attempt is over; `last` is the request's record when this attempt's outcome is the request's. */

@@ -17,6 +17,8 @@ import { createDnsResolver, type DnsResolver } from "./dns-resolver.js";
 import { Host } from "./host.js";
 import { Http1Pool } from "./http1-pool.js";
 import { Http2Pool } from "./http2-pool.js";
+import { tlsStats } from "../security/tls-stats.js";
+import { UpstreamTls } from "./upstream-tls.js";
 
 type DnsConfigServers = DnsConfig["resolvers"];
 
@@ -38,6 +40,8 @@ export class Cluster {
   panic = false;
   /** Host discovery of a STRICT_DNS / LOGICAL_DNS cluster; undefined for STATIC and EDS. */
   readonly dns: DnsDiscovery | undefined;
+  /** TLS origination, when the cluster has an UpstreamTlsContext. */
+  readonly tls: UpstreamTls | undefined;
 
   constructor(
     readonly config: ClusterConfig,
@@ -50,6 +54,7 @@ export class Cluster {
     this.name = config.name;
     this.stats = clusterStats(store, config.name);
     this.picker = createPicker(config.lbPolicy, [], config.leastRequest, random);
+    if (config.tls !== undefined) this.tls = new UpstreamTls(config.tls, tlsStats(store, `cluster.${config.name}.`));
     const onHostChange = (): void => this.rebuildPicker();
     if (config.outlierDetection !== undefined) {
       this.outlier = new OutlierDetector(config.outlierDetection, outlierStats(store, config.name), clock, random, onHostChange);
@@ -67,6 +72,7 @@ export class Cluster {
         healthCheckStats(store, config.name),
         undefined,
         config.ignoreNewHostsUntilFirstHc === true,
+        this.tls,
       );
     }
     if (config.dns !== undefined) {
@@ -101,8 +107,8 @@ export class Cluster {
       }
       h.pool =
         this.config.protocol === "http1"
-          ? new Http1Pool(h, this.config, this.stats)
-          : new Http2Pool(h, this.config, this.stats);
+          ? new Http1Pool(h, this.config, this.stats, this.tls)
+          : new Http2Pool(h, this.config, this.stats, this.tls);
       return h;
     });
     for (const gone of old.values()) gone.pool.close();
@@ -139,6 +145,7 @@ export class Cluster {
     this.outlier?.stop();
     this.healthChecker?.stop();
     for (const h of this.hostList) h.pool.close();
+    this.tls?.release();
   }
 
   /** Destroys every host's connections and stops detection and checks. */
@@ -147,5 +154,6 @@ export class Cluster {
     this.outlier?.stop();
     this.healthChecker?.stop();
     for (const h of this.hostList) h.pool.destroy();
+    this.tls?.release();
   }
 }

@@ -10,6 +10,10 @@ import type { ClusterConfig } from "../config/model.js";
 import type { Host } from "./host.js";
 import type { PoolWaiter, UpstreamPool, UpstreamStream } from "./upstream-pool.js";
 import type { ClusterStats } from "./cluster-stats.js";
+import { isTlsHandshakeError, type UpstreamTls } from "./upstream-tls.js";
+import { TLSSocket } from "node:tls";
+
+const H1_ALPN = ["http/1.1"];
 
 const END_STREAM_FLAG = 0x1;
 const NGHTTP2_INTERNAL_ERROR = 2;
@@ -29,8 +33,10 @@ class Http1Stream extends EventEmitter implements UpstreamStream {
   constructor(private readonly req: http.ClientRequest, onConnect: (ok: boolean) => void) {
     super();
     req.once("socket", (sock) => {
+      // A TLS connection is usable only once its handshake (and our verification) is done.
+      // A reused keep-alive socket is ready; a new one is, once connected (TLS: handshaken and verified).
       if (!sock.connecting) onConnect(true);
-      else sock.once("connect", () => onConnect(true));
+      else sock.once(sock instanceof TLSSocket ? "secureConnect" : "connect", () => onConnect(true));
     });
     req.on("response", (res: http.IncomingMessage) => {
       this.gotResponse = true;
@@ -51,7 +57,7 @@ class Http1Stream extends EventEmitter implements UpstreamStream {
       res.on("aborted", () => this.finish(NGHTTP2_INTERNAL_ERROR));
     });
     req.on("error", (err: NodeJS.ErrnoException) => {
-      if (!this.gotResponse && (err.code === "ECONNREFUSED" || err.code === "EHOSTUNREACH" || err.code === "ETIMEDOUT")) {
+      if (!this.gotResponse && (err.code === "ECONNREFUSED" || err.code === "EHOSTUNREACH" || err.code === "ETIMEDOUT" || isTlsHandshakeError(err))) {
         this.connectFailed = true;
         onConnect(false);
         this.finish(NGHTTP2_REFUSED_STREAM);
@@ -101,12 +107,18 @@ export class Http1Pool implements UpstreamPool {
     private readonly host: Host,
     private readonly cluster: ClusterConfig,
     private readonly stats: ClusterStats,
+    tls?: UpstreamTls,
   ) {
     this.agent = new http.Agent({
       keepAlive: true,
       maxSockets: cluster.circuitBreakers.maxConnections,
       timeout: cluster.idleTimeoutMs > 0 ? cluster.idleTimeoutMs : undefined,
     });
+    if (tls !== undefined) {
+      // The agent keeps pooling; only how a new connection is made changes.
+      const { address, port } = host.address;
+      this.agent.createConnection = () => tls.connect(address, port, H1_ALPN);
+    }
   }
 
   get connections(): number {

@@ -14,6 +14,9 @@ import type { ClusterConfig } from "../config/model.js";
 import type { Host } from "./host.js";
 import type { PoolFailure, PoolWaiter, UpstreamPool } from "./upstream-pool.js";
 import type { ClusterStats } from "./cluster-stats.js";
+import { tlsFailureOf, type UpstreamTls } from "./upstream-tls.js";
+
+const H2_ALPN = ["h2"];
 
 /** Most sessions one host gets, whatever the stream pressure. */
 const MAX_SESSIONS_PER_HOST = 8;
@@ -36,6 +39,8 @@ class PooledSession {
   draining = false;
   idleTimer: NodeJS.Timeout | undefined;
   pingTimer: NodeJS.Timeout | undefined;
+  /** The transport socket, kept to learn why a connect failed (the session forgets it). */
+  socket: net.Socket | undefined;
   constructor(readonly session: ClientHttp2Session) {}
 
   get hasRoom(): boolean {
@@ -53,6 +58,7 @@ export class Http2Pool implements UpstreamPool {
     private readonly host: Host,
     private readonly cluster: ClusterConfig,
     private readonly stats: ClusterStats,
+    private readonly tls?: UpstreamTls,
   ) {}
 
   get connections(): number {
@@ -169,12 +175,15 @@ export class Http2Pool implements UpstreamPool {
   private connect(): void {
     const { address, port } = this.host.address;
     const h2 = this.cluster.http2;
-    const session = http2.connect(`http://${this.host.key}`, {
-      createConnection: () => net.connect({ host: address, port, noDelay: true }),
+    const tls = this.tls;
+    let socket: net.Socket | undefined;
+    const session = http2.connect(`${tls ? "https" : "http"}://${this.host.key}`, {
+      createConnection: () => (socket = tls ? tls.connect(address, port, H2_ALPN) : net.connect({ host: address, port, noDelay: true })),
       settings: { enablePush: false, initialWindowSize: h2.initialStreamWindowSize },
       maxSessionMemory: 64,
     });
     const ps = new PooledSession(session);
+    ps.socket = socket;
     this.sessions.push(ps);
     this.host.stats.cxTotal++;
     this.stats.cxTotal.inc();
@@ -219,7 +228,7 @@ export class Http2Pool implements UpstreamPool {
         this.host.stats.cxConnectFail++;
         this.stats.cxConnectFail.inc();
         // Queued requests were waiting for this session; fail them unless another is on its way.
-        if (!this.sessions.some((s) => !s.draining)) this.failQueue("connect-failure");
+        if (!this.sessions.some((s) => !s.draining)) this.failQueue(tlsFailureOf(ps.socket) === "" ? "connect-failure" : "tls-failure");
       } else if (this.queue.length > 0 && !this.closed) {
         this.connect();
       }

@@ -31,8 +31,8 @@ export interface UpstreamStream {
   readonly connectFailed?: boolean;
 }
 
-/** Why no stream could be opened. */
-export type PoolFailure = "connect-failure" | "connect-timeout" | "overflow" | "closed";
+/** Why no stream could be opened ("tls-failure": TCP connected, the TLS handshake or verification failed). */
+export type PoolFailure = "connect-failure" | "tls-failure" | "connect-timeout" | "overflow" | "closed";
 
 /** What the pool calls back when a request got (or cannot get) a stream. */
 export interface PoolWaiter {

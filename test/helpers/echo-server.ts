@@ -56,6 +56,8 @@ export interface EchoServerOptions {
   failAll?: { code: grpc.status; message?: string; delayMs?: number };
   /** A label for messages (e.g. "healthy", "bad"); echoed in response header `x-echo-server`. */
   name?: string;
+  /** Server credentials (default insecure); TLS tests pass grpc.ServerCredentials.createSsl(...). */
+  credentials?: grpc.ServerCredentials;
 }
 
 export interface EchoServer {
@@ -420,7 +422,7 @@ export async function startEchoServer(opts: EchoServerOptions = {}): Promise<Ech
 
   server.addService(echoServiceDefinition, handlers);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync("127.0.0.1:0", opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
 
   let closed = false;

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { deferred, REPO_ROOT, withTimeout } from "./util.js";
 
 export const NODE_BIN = join(REPO_ROOT, "node_modules", ".bin", "node");
@@ -53,6 +54,8 @@ export interface StartSidecarOptions {
   /** Extra CLI args after `-c <file>`. */
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Working directory (default the repository root): relative certificate paths resolve here. */
+  cwd?: string;
 }
 
 function tailOf(text: string, n: number): string {
@@ -71,8 +74,10 @@ export async function startSidecar(bootstrap: string, opts: StartSidecarOptions 
   const file = join(dir, opts.fileName ?? "bootstrap.yaml");
   await writeFile(file, bootstrap);
 
-  const proc = spawn(NODE_BIN, ["--import", "tsx", CLI_MAIN, "sidecar", "-c", file, ...(opts.extraArgs ?? [])], {
-    cwd: REPO_ROOT,
+  // `--import tsx` resolves from the working directory: name the loader by path when it is elsewhere.
+  const tsx = opts.cwd === undefined ? "tsx" : pathToFileURL(join(REPO_ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+  const proc = spawn(NODE_BIN, ["--import", tsx, CLI_MAIN, "sidecar", "-c", file, ...(opts.extraArgs ?? [])], {
+    cwd: opts.cwd ?? REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...opts.env },
   });

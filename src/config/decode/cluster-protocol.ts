@@ -5,7 +5,7 @@
 import type { Cluster } from "../../gen/envoy/config/cluster/v3/cluster.js";
 import { HttpProtocolOptions } from "../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
 import type { UpstreamProtocol } from "../model.js";
-import { at, type Errors, notSupported, show, unsupportedValue } from "./field-errors.js";
+import { at, type Errors, show, unsupportedValue } from "./field-errors.js";
 import {
   checkHttp1Options,
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -74,9 +74,4 @@ export function decodeUpstreamProtocol(c: Cluster, path: string, errors: Errors)
       };
     }
   }
-}
-
-/** Upstream TLS is part of our proto (Envoy users write it) but the connection pools do not do TLS yet. */
-export function checkUpstreamTransportSocket(c: Cluster, path: string, errors: Errors): void {
-  if (c.transportSocket !== undefined) errors.add(at(path, "transport_socket"), notSupported("upstream TLS (transport_socket)"));
 }

@@ -12,12 +12,13 @@ import {
 import type { CircuitBreakers } from "../../gen/envoy/config/cluster/v3/circuit_breaker.js";
 import type { CircuitBreakerConfig, ClusterConfig, LbPolicy, LeastRequestConfig, LocalityEndpointsConfig } from "../model.js";
 import { decodeDnsConfig } from "./cluster-dns.js";
-import { checkUpstreamTransportSocket, decodeUpstreamProtocol } from "./cluster-protocol.js";
+import { decodeUpstreamProtocol } from "./cluster-protocol.js";
 import { boundedUint, durationMs, percent } from "./common.js";
 import { decodeClusterLoadAssignment } from "./endpoint.js";
 import { decodeHealthChecks } from "./health-check.js";
 import { decodeOutlierDetection } from "./outlier-detection.js";
 import { decodeLoadBalancingPolicy } from "./load-balancing-policy.js";
+import { decodeUpstreamTls } from "./upstream-tls.js";
 import { at, type Errors, idx, notSupported, show, unsupportedValue } from "./field-errors.js";
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
@@ -56,7 +57,7 @@ export function decodeCluster(c: Cluster, path: string, errors: Errors): Cluster
   if (isEds && edsSource !== "ads") {
     errors.add(at(path, "eds_cluster_config.eds_config"), `must be {ads: {}} (endpoints come over ADS); got ${show(edsSource ?? "nothing")}`);
   }
-  checkUpstreamTransportSocket(c, path, errors);
+  const tls = decodeUpstreamTls(c.transportSocket, at(path, "transport_socket"), errors);
   const connectTimeoutMs = durationMs(c.connectTimeout, DEFAULT_CONNECT_TIMEOUT_MS);
   if (connectTimeoutMs <= 0) errors.add(at(path, "connect_timeout"), "must be greater than 0");
   const lbName = PbLbPolicy[c.lbPolicy] ?? String(c.lbPolicy);
@@ -94,6 +95,7 @@ export function decodeCluster(c: Cluster, path: string, errors: Errors): Cluster
     ...(outlierDetection === undefined ? {} : { outlierDetection }),
     ...(healthChecks.length === 0 ? {} : { healthChecks }),
     ...(c.commonLbConfig?.ignoreNewHostsUntilFirstHc === true ? { ignoreNewHostsUntilFirstHc: true } : {}),
+    ...(tls === undefined ? {} : { tls }),
   };
 }
 

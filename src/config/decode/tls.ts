@@ -4,6 +4,7 @@ import { DownstreamTlsContext } from "../../gen/envoy/extensions/transport_socke
 import type { DownstreamTlsConfig } from "../model.js";
 import { dataSourceFile } from "./common.js";
 import { at, type Errors, idx, unsupportedValue } from "./field-errors.js";
+import { decodeSanMatchers } from "./san-matchers.js";
 import { TYPE_URLS, unpack } from "./typed-config.js";
 
 const ALPN = ["h2", "http/1.1"];
@@ -39,6 +40,10 @@ export function decodeDownstreamTls(ts: TransportSocket, path: string, errors: E
   if (vc?.trustedCa !== undefined) {
     trustedCaFile = dataSourceFile(vc.trustedCa, at(cp, "validation_context.trusted_ca"), errors);
   }
+  const sanMatchers = decodeSanMatchers(vc, at(cp, "validation_context"), errors);
+  if (sanMatchers.length > 0 && trustedCaFile === undefined) {
+    errors.add(at(cp, "validation_context.trusted_ca"), "required when subject alt name matchers are set");
+  }
   const requireClientCertificate = tls.requireClientCertificate ?? false;
   if (requireClientCertificate && trustedCaFile === undefined) {
     errors.add(at(p, "require_client_certificate"), "requires common_tls_context.validation_context.trusted_ca");
@@ -52,5 +57,6 @@ export function decodeDownstreamTls(ts: TransportSocket, path: string, errors: E
     trustedCaFile,
     requireClientCertificate,
     alpnProtocols: ctx.alpnProtocols.length > 0 ? ctx.alpnProtocols : ALPN,
+    ...(sanMatchers.length > 0 ? { sanMatchers } : {}),
   };
 }

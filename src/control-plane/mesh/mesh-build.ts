@@ -9,6 +9,7 @@ import type {
   MeshHealthCheck,
   MeshLeastRequest,
   MeshListener,
+  MeshMtls,
   MeshOutlierDetection,
   MeshPathMatch,
   MeshProtocol,
@@ -96,6 +97,7 @@ export function buildMesh(raw: RawMesh): MeshConfig {
     routes: (raw.routes ?? []).map((r) => buildRoute(r, raw.upstreams ?? [])),
     listeners: (raw.listeners ?? []).map(buildListener),
     ...(raw.policies === undefined ? {} : { policies: raw.policies.map(buildPolicy) }),
+    ...(raw.mtls?.mode === "strict" ? { mtls: buildMtls(raw.mtls) } : {}),
   };
 }
 
@@ -142,9 +144,19 @@ function buildUpstream(u: RawUpstream): MeshUpstream {
     locality: { region: u.locality?.region ?? "", zone: u.locality?.zone ?? "", subZone: u.locality?.subZone ?? "" },
     tls:
       protocol === "https"
-        ? { sni: u.tls?.sni, caFile: u.tls?.caFile, certFile: u.tls?.certFile, keyFile: u.tls?.keyFile }
+        ? {
+            sni: u.tls?.sni,
+            // Envoy verifies nothing without trusted_ca; an https upstream should be verified, so
+            // default to the system bundle (Debian's path, where the image keeps it).
+            caFile: u.tls?.caFile ?? SYSTEM_CA_FILE,
+            certFile: u.tls?.certFile,
+            keyFile: u.tls?.keyFile,
+            // What every HTTPS client checks: the certificate names the host we asked for.
+            subjectAltNames: u.tls?.subjectAltNames ?? (u.tls?.sni !== undefined ? [u.tls.sni] : undefined),
+          }
         : undefined,
     ...(u.rateLimit === undefined ? {} : { rateLimit: buildRateLimit(u.rateLimit) }),
+    ...(u.identity !== undefined ? { identity: u.identity } : {}),
   };
 }
 
@@ -283,5 +295,14 @@ function buildListener(l: RawListener): MeshListener {
     address: l.address,
     route: l.route,
     nodeClusters: c === undefined ? undefined : typeof c === "string" ? [c] : c,
+    ...(l.inbound === true ? { inbound: true } : {}),
   };
+}
+
+/** The CA bundle `https` upstreams trust when mesh.yaml names none. */
+export const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
+
+function buildMtls(m: NonNullable<RawMesh["mtls"]>): MeshMtls {
+  // mesh-references requires the files under strict.
+  return { certFile: m.certFile ?? "", keyFile: m.keyFile ?? "", caFile: m.caFile ?? "", trustDomain: m.trustDomain ?? "cluster.local" };
 }

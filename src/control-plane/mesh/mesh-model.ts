@@ -149,6 +149,17 @@ export interface MeshUpstreamTls {
   /** Client certificate chain (mTLS), with `keyFile`. */
   readonly certFile: string | undefined;
   readonly keyFile: string | undefined;
+  /** Expected server SANs (URI when it has a scheme, else DNS); empty = chain check only. */
+  readonly subjectAltNames?: readonly string[] | undefined;
+}
+
+/** Mesh-wide mTLS (`mtls` with mode strict): one certificate set per pod, one CA, one trust domain. */
+export interface MeshMtls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  /** Inbound listeners accept client certificates with a URI SAN under `spiffe://<trustDomain>/`. */
+  readonly trustDomain: string;
 }
 
 /** Locality reported for every endpoint of an upstream. */
@@ -211,6 +222,8 @@ export interface MeshUpstream {
   readonly tls: MeshUpstreamTls | undefined;
   /** Requests per second each rule sending here may carry, per sidecar; absent = unlimited. */
   readonly rateLimit?: MeshRateLimit | undefined;
+  /** Expected SPIFFE ID of the upstream's sidecars; makes the upstream mesh-internal (mTLS under `mtls`). */
+  readonly identity?: string | undefined;
 }
 
 /** One header condition of a rule (HeaderMatcher). */
@@ -262,6 +275,8 @@ export interface MeshListener {
   readonly route: string;
   /** node.cluster values that get this listener; undefined = every node. */
   readonly nodeClusters: readonly string[] | undefined;
+  /** Takes traffic from other sidecars (terminates mTLS under `mtls`). */
+  readonly inbound?: boolean | undefined;
 }
 
 /** A validated mesh.yaml. */
@@ -271,6 +286,8 @@ export interface MeshConfig {
   readonly listeners: readonly MeshListener[];
   /** Authorization policies; absent or empty = everything allowed. */
   readonly policies?: readonly MeshPolicy[] | undefined;
+  /** Mesh-wide mTLS; undefined when absent or `mode: disabled`. */
+  readonly mtls?: MeshMtls | undefined;
 }
 
 /** Freezes a value and everything reachable from it; returns it typed as given. */

@@ -10,10 +10,9 @@ import { joinPath, nearest } from "./mesh-errors.js";
 import { parseHostPort, show } from "./mesh-primitives.js";
 
 /**
- * Upstream TLS is translated (UpstreamTlsContext), but the Pilotfish sidecar cannot originate TLS yet
- * and NACKs it: until it can, `https` is refused here rather than accepted and rejected on every node.
+ * Upstream TLS is translated (UpstreamTlsContext) and the sidecar originates it.
  */
-export const HTTPS_UPSTREAMS_SUPPORTED = false;
+export const HTTPS_UPSTREAMS_SUPPORTED = true;
 
 type Obj = Record<string, unknown>;
 
@@ -60,6 +59,8 @@ export function checkReferences(doc: unknown): FieldError[] {
     }
   }
 
+  checkMtls(doc, add);
+
   for (const [i, l] of entries(doc, "listeners")) {
     const address = str(l.address);
     if (address !== undefined) checkIpLiteral(address.trim(), true, `listeners[${i}].address`, add);
@@ -83,6 +84,19 @@ export function checkReferences(doc: unknown): FieldError[] {
 }
 
 type Add = (path: string, message: string) => void;
+
+/** Strict mTLS needs the pod's certificate, key and CA; `identity` is for mesh-internal (h2c) upstreams. */
+function checkMtls(doc: unknown, add: Add): void {
+  const m = isObj(doc) ? doc.mtls : undefined;
+  if (isObj(m) && m.mode === "strict") {
+    for (const k of ["certFile", "keyFile", "caFile"]) if (m[k] === undefined) add(`mtls.${k}`, `required with mode "strict"`);
+  }
+  for (const [i, u] of entries(doc, "upstreams")) {
+    if (u.identity !== undefined && u.protocol === "https") {
+      add(`upstreams[${i}].identity`, `applies to mesh-internal upstreams (grpc, http2); for "https" list the names in tls.subjectAltNames`);
+    }
+  }
+}
 
 function uniqueNames(doc: unknown, section: string, what: string, add: Add): Set<string> {
   const seen = new Map<string, number>();

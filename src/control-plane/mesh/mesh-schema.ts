@@ -99,6 +99,17 @@ const tls = z.strictObject({
   caFile: z.string().min(1).optional(),
   certFile: z.string().min(1).optional(),
   keyFile: z.string().min(1).optional(),
+  /** Names the server certificate must carry: `scheme://...` entries are URI SANs, others DNS SANs. */
+  subjectAltNames: z.array(z.string().min(1)).min(1).optional(),
+});
+
+/** Mesh-wide mTLS between sidecars: files as mounted in every pod (e.g. a secret volume). */
+export const mtlsSchema = z.strictObject({
+  mode: z.enum(["strict", "disabled"]),
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+  caFile: z.string().min(1).optional(),
+  trustDomain: z.string().regex(/^[a-z0-9._-]+$/).optional(),
 });
 
 /** A DNS-1123 label: what Kubernetes accepts as a namespace, Service or port name. */
@@ -152,6 +163,8 @@ export const upstreamSchema = z.strictObject({
   locality: locality.optional(),
   tls: tls.optional(),
   rateLimit: rateLimitSchema.optional(),
+  /** SPIFFE ID of the workloads behind this upstream (their sidecars' certificate URI SAN); mTLS under `mtls`. */
+  identity: z.string().startsWith("spiffe://").optional(),
 });
 
 const headerMatch = z.strictObject({
@@ -194,6 +207,8 @@ export const listenerSchema = z.strictObject({
   address: listenerAddress,
   route: resourceName,
   nodes: z.strictObject({ cluster: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]) }).optional(),
+  /** Receives traffic from other sidecars: under `mtls: {mode: strict}` it terminates mTLS. */
+  inbound: z.boolean().optional(),
 });
 
 /** The whole file. Every section may be omitted (an empty mesh is valid and serves nothing). */
@@ -202,6 +217,7 @@ export const meshSchema = z.strictObject({
   routes: z.array(routeSchema).optional(),
   listeners: z.array(listenerSchema).optional(),
   policies: z.array(policySchemaOf(headerMatch)).optional(),
+  mtls: mtlsSchema.optional(),
 });
 
 export type RawMesh = z.output<typeof meshSchema>;

@@ -29,11 +29,11 @@ import {
 } from "../../gen/envoy/extensions/load_balancing_policies/least_request/v3/least_request.js";
 import { Random } from "../../gen/envoy/extensions/load_balancing_policies/random/v3/random.js";
 import { RoundRobin } from "../../gen/envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.js";
-import { UpstreamTlsContext } from "../../gen/envoy/extensions/transport_sockets/tls/v3/tls.js";
 import { HttpProtocolOptions } from "../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
 import type { Any } from "../../gen/google/protobuf/any.js";
 import type { DiscoveredEndpoint } from "../discovery/discovered-endpoints.js";
-import type { MeshBalance, MeshDnsLookupFamily, MeshLeastRequest, MeshNodeStatus, MeshUpstream } from "./mesh-model.js";
+import type { MeshBalance, MeshDnsLookupFamily, MeshLeastRequest, MeshMtls, MeshNodeStatus, MeshUpstream } from "./mesh-model.js";
+import { upstreamTransportSocket } from "./translate-tls.js";
 import { adsConfigSource, duration, EmbeddedType, ExtensionName, optionalDuration, pack } from "./xds-builders.js";
 
 const LB_POLICY: Record<MeshBalance, Cluster_LbPolicy> = {
@@ -65,8 +65,9 @@ export function usesEds(u: MeshUpstream): boolean {
 /**
  * The Cluster for one upstream; its EDS service name is the upstream name. `discovery: {dns}` gives a
  * STRICT_DNS cluster instead, its hostname in an inline load_assignment: each sidecar resolves it.
+ * `mtls` (strict mesh mTLS, sidecars only) secures mesh-internal upstreams.
  */
-export function clusterFor(u: MeshUpstream): Cluster {
+export function clusterFor(u: MeshUpstream, mtls?: MeshMtls): Cluster {
   const dns = u.discovery?.kind === "dns" ? u.discovery : undefined;
   return {
     name: u.name,
@@ -81,7 +82,7 @@ export function clusterFor(u: MeshUpstream): Cluster {
     circuitBreakers: circuitBreakersFor(u),
     http2ProtocolOptions: undefined,
     outlierDetection: outlierDetectionFor(u),
-    transportSocket: transportSocketFor(u),
+    transportSocket: upstreamTransportSocket(u, mtls),
     commonLbConfig:
       u.healthyPanicThreshold === undefined
         ? undefined
@@ -230,32 +231,6 @@ function circuitBreakersFor(u: MeshUpstream): CircuitBreakers | undefined {
       },
     ],
   };
-}
-
-/** `https`: TLS with ALPN h2 (the cluster speaks HTTP/2 over it). */
-function transportSocketFor(u: MeshUpstream): Cluster["transportSocket"] {
-  const tls = u.tls;
-  if (!tls) return undefined;
-  const ctx: UpstreamTlsContext = {
-    sni: tls.sni ?? "",
-    commonTlsContext: {
-      tlsCertificates:
-        tls.certFile !== undefined && tls.keyFile !== undefined
-          ? [
-              {
-                certificateChain: { specifier: { $case: "filename", value: tls.certFile } },
-                privateKey: { specifier: { $case: "filename", value: tls.keyFile } },
-              },
-            ]
-          : [],
-      validationContextType:
-        tls.caFile === undefined
-          ? undefined
-          : { $case: "validationContext", value: { trustedCa: { specifier: { $case: "filename", value: tls.caFile } } } },
-      alpnProtocols: ["h2"],
-    },
-  };
-  return { name: ExtensionName.TLS, typedConfig: pack(EmbeddedType.UPSTREAM_TLS_CONTEXT, UpstreamTlsContext, ctx) };
 }
 
 /**

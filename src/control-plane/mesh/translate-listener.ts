@@ -11,7 +11,8 @@ import {
   HttpConnectionManager,
   type HttpFilter,
 } from "../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
-import type { MeshListener } from "./mesh-model.js";
+import type { MeshListener, MeshMtls } from "./mesh-model.js";
+import { downstreamTransportSocket } from "./translate-tls.js";
 import { adsConfigSource, EmbeddedType, ExtensionName, pack } from "./xds-builders.js";
 
 /** The connection manager both listener forms carry. */
@@ -31,9 +32,10 @@ function connectionManagerFor(l: MeshListener, policyFilters: readonly HttpFilte
 
 /**
  * The Listener for one mesh listener, as a socket listener or (proxyless) an api_listener.
- * `policyFilters` (translate-policy.ts) go before the router; proxyless clients get none.
+ * `policyFilters` (translate-policy.ts) go before the router; proxyless clients get none. An
+ * `inbound` one terminates mTLS when `mtls` (strict) is given.
  */
-export function listenerFor(l: MeshListener, proxyless: boolean, policyFilters: readonly HttpFilter[] = []): Listener {
+export function listenerFor(l: MeshListener, proxyless: boolean, policyFilters: readonly HttpFilter[] = [], mtls?: MeshMtls): Listener {
   const hcm = pack(EmbeddedType.HCM, HttpConnectionManager, connectionManagerFor(l, proxyless ? [] : policyFilters));
   if (proxyless) {
     return Listener.fromPartial({ name: l.name, apiListener: { apiListener: hcm } });
@@ -50,7 +52,12 @@ export function listenerFor(l: MeshListener, proxyless: boolean, policyFilters: 
         },
       },
     },
-    filterChains: [{ filters: [{ name: ExtensionName.HCM, typedConfig: hcm }] }],
+    filterChains: [
+      {
+        filters: [{ name: ExtensionName.HCM, typedConfig: hcm }],
+        transportSocket: l.inbound === true && mtls !== undefined ? downstreamTransportSocket(mtls) : undefined,
+      },
+    ],
   });
 }
 

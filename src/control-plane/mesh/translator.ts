@@ -35,11 +35,13 @@ export function translateMesh(mesh: MeshConfig, node: NodeIdentity, discovered: 
   const used = new Set(routes.flatMap((r) => r.rules.map((rule) => rule.upstream)));
   const upstreams = mesh.upstreams.filter((u) => used.has(u.name)).sort(byName);
 
+  // Proxyless gRPC clients have no certificate files of ours: mesh mTLS is for sidecars only.
+  const mtls = node.proxyless ? undefined : mesh.mtls;
   return {
-    clusters: upstreams.map(clusterFor),
+    clusters: upstreams.map((u) => clusterFor(u, mtls)),
     // STRICT_DNS clusters carry their load_assignment inline: no EDS resource.
     endpoints: upstreams.filter(usesEds).map((u) => loadAssignmentFor(u, discovered.get(u.name))),
-    listeners: listeners.map((l) => listenerFor(l, node.proxyless, node.proxyless ? [] : policyFiltersFor(l, mesh))),
+    listeners: listeners.map((l) => listenerFor(l, node.proxyless, node.proxyless ? [] : policyFiltersFor(l, mesh), mtls)),
     routes: routes.map((r) => routeConfigurationFor(r, upstreamByName)),
   };
 }

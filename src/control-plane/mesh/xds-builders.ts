@@ -15,6 +15,7 @@ export const EmbeddedType = {
   ROUTER: `${PREFIX}envoy.extensions.filters.http.router.v3.Router`,
   UPSTREAM_HTTP_PROTOCOL_OPTIONS: `${PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
   UPSTREAM_TLS_CONTEXT: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
+  DOWNSTREAM_TLS_CONTEXT: `${PREFIX}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`,
   LEAST_REQUEST: `${PREFIX}envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest`,
   ROUND_ROBIN: `${PREFIX}envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin`,
   RANDOM: `${PREFIX}envoy.extensions.load_balancing_policies.random.v3.Random`,

@@ -200,14 +200,60 @@ const cases: Case[] = [
     message: ["rds needs dynamic_resources"],
   },
   {
-    name: "upstream TLS",
+    name: "upstream TLS SAN matchers without trusted_ca",
     mutate: (_d, p) =>
       (p.cluster.transport_socket = {
         name: "envoy.transport_sockets.tls",
-        typed_config: { "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext" },
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+          common_tls_context: { validation_context: { match_typed_subject_alt_names: [{ san_type: "URI", matcher: { exact: "spiffe://x" } }] } },
+        },
       }),
-    path: `${CLUSTER_PATH}.transport_socket`,
-    message: ["upstream TLS", "not supported"],
+    path: `${CLUSTER_PATH}.transport_socket.typed_config.common_tls_context.validation_context.trusted_ca`,
+    message: ["required when subject alt name matchers are set"],
+  },
+  {
+    name: "upstream TLS SAN matcher with an unsupported type",
+    mutate: (_d, p) =>
+      (p.cluster.transport_socket = {
+        name: "envoy.transport_sockets.tls",
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+          common_tls_context: {
+            validation_context: { trusted_ca: { filename: "/ca.pem" }, match_typed_subject_alt_names: [{ san_type: "OTHER_NAME", matcher: { exact: "x" } }] },
+          },
+        },
+      }),
+    path: `${CLUSTER_PATH}.transport_socket.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names[0].san_type`,
+    message: ["OTHER_NAME"],
+  },
+  {
+    name: "upstream TLS SAN matcher with an empty prefix",
+    mutate: (_d, p) =>
+      (p.cluster.transport_socket = {
+        name: "envoy.transport_sockets.tls",
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+          common_tls_context: {
+            validation_context: { trusted_ca: { filename: "/ca.pem" }, match_typed_subject_alt_names: [{ san_type: "DNS", matcher: { prefix: "" } }] },
+          },
+        },
+      }),
+    path: `${CLUSTER_PATH}.transport_socket.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names[0].matcher.prefix`,
+    message: ["must not be empty"],
+  },
+  {
+    name: "upstream TLS with an unknown ALPN",
+    mutate: (_d, p) =>
+      (p.cluster.transport_socket = {
+        name: "envoy.transport_sockets.tls",
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+          common_tls_context: { alpn_protocols: ["spdy/3"] },
+        },
+      }),
+    path: `${CLUSTER_PATH}.transport_socket.typed_config.common_tls_context.alpn_protocols[0]`,
+    message: ["spdy/3"],
   },
   {
     name: "unknown typed_extension_protocol_options key",

@@ -8,7 +8,8 @@ import { Listener } from "../../../../src/gen/envoy/config/listener/v3/listener.
 import { RouteConfiguration } from "../../../../src/gen/envoy/config/route/v3/route.js";
 import { HttpConnectionManager } from "../../../../src/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js";
 import { LeastRequest } from "../../../../src/gen/envoy/extensions/load_balancing_policies/least_request/v3/least_request.js";
-import { UpstreamTlsContext } from "../../../../src/gen/envoy/extensions/transport_sockets/tls/v3/tls.js";
+import { SubjectAltNameMatcher_SanType } from "../../../../src/gen/envoy/extensions/transport_sockets/tls/v3/common.js";
+import { DownstreamTlsContext, UpstreamTlsContext } from "../../../../src/gen/envoy/extensions/transport_sockets/tls/v3/tls.js";
 import { HttpProtocolOptions } from "../../../../src/gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js";
 import type { Any } from "../../../../src/gen/google/protobuf/any.js";
 import { loadMeshFile, validateMesh } from "../../../../src/control-plane/mesh/mesh-source.js";
@@ -212,21 +213,69 @@ void describe("the full fixture", () => {
     assert.equal(cluster("web").outlierDetection, undefined, "enabled: false");
   });
 
-  void test("https (translator ready, validation gated): UpstreamTlsContext with SNI, CA, client cert, ALPN h2", () => {
-    // validateMesh refuses https until the sidecar originates TLS; build the model by hand.
-    const mesh = structuredClone(full) as { upstreams: Record<string, unknown>[] } & MeshConfig;
-    Object.assign(mesh.upstreams.find((u) => u.name === "partner")!, {
+  void test("https: UpstreamTlsContext with SNI, CA, client cert, SAN = SNI by default, ALPN h2", () => {
+    const doc = structuredClone(baseMesh()) as { upstreams: Record<string, unknown>[] };
+    Object.assign(doc.upstreams[0], {
       protocol: "https",
       tls: { sni: "api.partner.example", caFile: "/etc/ssl/ca.pem", certFile: "/etc/ssl/me.pem", keyFile: "/etc/ssl/me.key" },
     });
-    const partner = translateMesh(mesh, sidecar("frontend")).clusters.find((c) => c.name === "partner")!;
-    const ts = partner.transportSocket;
+    const v = validateMesh(doc);
+    assert.ok(v.ok, JSON.stringify(!v.ok && v.errors));
+    const ts = translateMesh(v.mesh, sidecar("x")).clusters[0].transportSocket;
     assert.equal(ts?.name, "envoy.transport_sockets.tls");
     const tls = UpstreamTlsContext.decode(ts.typedConfig!.value);
     assert.equal(tls.sni, "api.partner.example");
     assert.deepEqual(tls.commonTlsContext?.alpnProtocols, ["h2"]);
     assert.equal(tls.commonTlsContext?.tlsCertificates.length, 1);
-    assert.equal(tls.commonTlsContext?.validationContextType?.$case, "validationContext");
+    const vc = tls.commonTlsContext?.validationContextType?.value;
+    assert.deepEqual(vc?.trustedCa?.specifier, { $case: "filename", value: "/etc/ssl/ca.pem" });
+    assert.deepEqual(
+      vc?.matchTypedSubjectAltNames.map((m) => [m.sanType, m.matcher?.matchPattern]),
+      [[SubjectAltNameMatcher_SanType.DNS, { $case: "exact", value: "api.partner.example" }]],
+    );
+  });
+
+  void test("https without caFile trusts the system bundle; subjectAltNames: URI and DNS", () => {
+    const doc = structuredClone(baseMesh()) as { upstreams: Record<string, unknown>[] };
+    Object.assign(doc.upstreams[0], { protocol: "https", tls: { subjectAltNames: ["spiffe://partner/ns/a/sa/b", "api.example"] } });
+    const v = validateMesh(doc);
+    assert.ok(v.ok, JSON.stringify(!v.ok && v.errors));
+    const tls = UpstreamTlsContext.decode(translateMesh(v.mesh, sidecar("x")).clusters[0].transportSocket!.typedConfig!.value);
+    const vc = tls.commonTlsContext?.validationContextType?.value;
+    assert.deepEqual(vc?.trustedCa?.specifier, { $case: "filename", value: "/etc/ssl/certs/ca-certificates.crt" });
+    assert.deepEqual(vc?.matchTypedSubjectAltNames.map((m) => m.sanType), [SubjectAltNameMatcher_SanType.URI, SubjectAltNameMatcher_SanType.DNS]);
+  });
+
+  void test("strict mTLS: inbound listeners require mesh client certs, upstreams with identity present the pod's", () => {
+    const doc = structuredClone(baseMesh()) as { upstreams: Record<string, unknown>[]; listeners: Record<string, unknown>[] } & Record<string, unknown>;
+    doc.mtls = { mode: "strict", certFile: "/var/run/pf/tls.crt", keyFile: "/var/run/pf/tls.key", caFile: "/var/run/pf/ca.crt" };
+    doc.upstreams[0].identity = "spiffe://cluster.local/ns/default/sa/echo";
+    doc.listeners[0].inbound = true;
+    const v = validateMesh(doc);
+    assert.ok(v.ok, JSON.stringify(!v.ok && v.errors));
+    const res = translateMesh(v.mesh, sidecar("x"));
+    const up = UpstreamTlsContext.decode(res.clusters[0].transportSocket!.typedConfig!.value);
+    assert.deepEqual(up.commonTlsContext?.tlsCertificates[0].certificateChain?.specifier, { $case: "filename", value: "/var/run/pf/tls.crt" });
+    const uvc = up.commonTlsContext?.validationContextType?.value;
+    assert.deepEqual(uvc?.matchTypedSubjectAltNames[0].matcher?.matchPattern, { $case: "exact", value: "spiffe://cluster.local/ns/default/sa/echo" });
+    assert.equal(uvc?.matchTypedSubjectAltNames[0].sanType, SubjectAltNameMatcher_SanType.URI);
+    const ts = res.listeners[0].filterChains[0].transportSocket;
+    assert.equal(ts?.typedConfig?.typeUrl, "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext");
+    const down = DownstreamTlsContext.decode(ts.typedConfig.value);
+    assert.equal(down.requireClientCertificate, true);
+    assert.deepEqual(down.commonTlsContext?.validationContextType?.value.matchTypedSubjectAltNames[0].matcher?.matchPattern, {
+      $case: "prefix",
+      value: "spiffe://cluster.local/",
+    });
+    // Proxyless clients get neither; mode disabled emits neither.
+    const proxyless = translateMesh(v.mesh, { id: "p", cluster: "x", proxyless: true });
+    assert.equal(proxyless.clusters[0].transportSocket, undefined);
+    (doc.mtls as Record<string, unknown>).mode = "disabled";
+    const off = validateMesh(doc);
+    assert.ok(off.ok);
+    const offRes = translateMesh(off.mesh, sidecar("x"));
+    assert.equal(offRes.clusters[0].transportSocket, undefined);
+    assert.equal(offRes.listeners[0].filterChains[0].transportSocket, undefined);
   });
 
   void test("least request tuning, breakers, panic threshold, health statuses, locality", () => {
