@@ -17,8 +17,15 @@ import type { ListenerConfig } from "../config/model.js";
 import type { StatsStore } from "../stats/stats-store.js";
 import type { ClusterManager } from "../upstream/cluster-manager.js";
 import { ConnectionManager } from "./connection-manager.js";
+import { StreamAdmission } from "./stream-admission.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
+/**
+ * New streams one HTTP/2 connection may start routing per event-loop turn (Envoy's
+ * max_requests_per_io_cycle, off there by default): high enough that a busy gRPC channel never waits,
+ * low enough that a rapid-reset read of ~500 streams mostly waits a turn and is dropped once reset.
+ */
+const MAX_STREAMS_PER_TURN = 32;
 
 /** A running listener. */
 export class Listener {
@@ -49,11 +56,20 @@ export class Listener {
         maxHeaderListSize: hcm.maxRequestHeadersKb * 1024,
         enablePush: false,
       },
-      // Node's nghttp2 rapid-reset guard (CVE-2023-44487), at nghttp2's own defaults made explicit.
+      // Node's nghttp2 rapid-reset guard (CVE-2023-44487), at nghttp2's own defaults made explicit;
+      // StreamAdmission makes the streams it lets through cheap.
       streamResetBurst: 1000,
       streamResetRate: 33,
     } as http2.ServerOptions);
-    this.h2.on("stream", (stream, headers, flags) => this.cm.onStream(stream, headers, flags));
+    const admission = new StreamAdmission(
+      MAX_STREAMS_PER_TURN,
+      (stream, headers, flags) => this.cm.onStream(stream, headers, flags),
+      () => {
+        this.cm.stats.rqTotal.inc();
+        this.cm.stats.rxReset.inc();
+      },
+    );
+    this.h2.on("stream", (stream, headers, flags) => admission.admit(stream, headers, flags));
     this.h2.on("session", (session) => this.onSession(session));
     this.h1 = http.createServer(
       { maxHeaderSize: hcm.maxRequestHeadersKb * 1024, requestTimeout: hcm.requestTimeoutMs, keepAliveTimeout: 5000 },
