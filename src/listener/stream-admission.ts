@@ -74,7 +74,7 @@ export class StreamAdmission {
     const queue = st.queue;
     let i = 0;
     for (; i < queue.length && st.startedThisTurn < this.perTurn; i++) {
-      const d = queue[i]!;
+      const d = queue[i];
       if (d.stream.closed || d.stream.destroyed) {
         this.dropped(d.stream);
         continue;

@@ -153,7 +153,7 @@ export class RawH2 {
   /** Count of frames by type. */
   readonly counts = new Map<number, number>();
   closed = false;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private readonly closedD = deferred<void>();
   /** Whether to keep every frame (off for floods: only counts are kept). */
   keepFrames = true;
