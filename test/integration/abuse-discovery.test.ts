@@ -173,7 +173,7 @@ void describe("discovery server faults", { timeout: 240_000 }, () => {
     const rss = await sampleRss(sc, 250);
     const load = startLegitLoad(client, { deadlineMs: 5000 });
     const pushedAt = Date.now();
-    let tookMs = 0;
+    let tookMs: number | undefined;
     try {
       assert.ok(cp, "the discovery server is up");
       const c = cp;
