@@ -132,6 +132,25 @@ void describe("downstream attacks", { timeout: 240_000 }, () => {
     }
   });
 
+  void it("streams reset in the same read as their HEADERS are dropped before reaching the upstream", async () => {
+    const stat = async (name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${h.sidecar.adminPort}/stats?filter=${name}`)).text();
+      return Number(new RegExp(`${name.replace(/\./g, "\\.")}: (\\d+)`).exec(text)?.[1] ?? "0");
+    };
+    const upBefore = await stat("cluster.echo.upstream_rq_total");
+    const downBefore = await stat("http.outbound.downstream_rq_total");
+    const c = await f.RawH2.connect(h.port);
+    const pairs: Buffer[] = [];
+    for (let i = 0; i < 200; i++) pairs.push(f.headers(2 * i + 1, f.requestBlock(UNARY)), f.rstStream(2 * i + 1, 8));
+    // ~20 KiB: one socket read, or two.
+    await c.send(Buffer.concat(pairs));
+    await until("all 200 streams counted", 5000, async () => (await stat("http.outbound.downstream_rq_total")) - downBefore >= 200);
+    const upstream = (await stat("cluster.echo.upstream_rq_total")) - upBefore;
+    c.destroy();
+    // 32 per connection per turn may start; without the admission budget all 200 would.
+    assert.ok(upstream <= 64, `${upstream} of 200 reset streams reached the upstream`);
+  });
+
   void it("CONTINUATION flood: connection cut off after a bounded number of CONTINUATION frames", async () => {
     const c = await f.RawH2.connect(h.port);
     c.keepFrames = false;
