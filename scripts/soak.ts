@@ -122,7 +122,7 @@ async function main(): Promise<number> {
     if (tick % 45 === 0) {
       await cp.kill();
       await delay(500);
-      cp = await startControlPlane(mesh(), { xdsPort });
+      cp = await startControlPlane(mesh(), { xdsPort, readyTimeoutMs: 60_000 });
       faults.discoveryRestarts++;
     }
     edit++;

@@ -26,6 +26,8 @@ const RSS_GROWTH_BOUND_KB = 64 * 1024;
  * blow-up (a copy per watcher, per node, per retry) while allowing V8's heap to grow lazily.
  */
 const HUGE_RSS_GROWTH_BOUND_KB = 384 * 1024;
+/** The discovery server's start (tsx compiling the CLI) can take over 20 s on a loaded shared machine. */
+const CP_READY_MS = 60_000;
 
 async function sidecarStats(sc: Sidecar, filter: string): Promise<string> {
   return (await fetch(`http://127.0.0.1:${sc.adminPort}/stats?filter=${filter}`)).text();
@@ -100,7 +102,7 @@ void describe("discovery server faults", { timeout: 240_000 }, () => {
   before(async () => {
     echo = await startEchoServer({ name: "xds-abuse" });
     listenerPort = await closedPort();
-    cp = await startControlPlane(echoMeshYaml({ ports: [echo.port], listenerPort }));
+    cp = await startControlPlane(echoMeshYaml({ ports: [echo.port], listenerPort }), { readyTimeoutMs: CP_READY_MS });
     xdsPort = cp.xdsPort;
     sc = await startSidecar(adsSidecarBootstrap(cp.xdsPort));
     client = createEchoClient(listenerPort);
@@ -114,7 +116,7 @@ void describe("discovery server faults", { timeout: 240_000 }, () => {
   });
 
   async function realServerBack(): Promise<void> {
-    cp = await startControlPlane(echoMeshYaml({ ports: [echo.port], listenerPort }), { xdsPort });
+    cp = await startControlPlane(echoMeshYaml({ ports: [echo.port], listenerPort }), { xdsPort, readyTimeoutMs: CP_READY_MS });
     const c = cp;
     // Envoy's backoff (0.5 s doubling to 30 s, jittered) keeps growing while the server is down or junk.
     await until("the sidecar to reconnect and ACK", 45_000, async () => {
@@ -133,7 +135,7 @@ void describe("discovery server faults", { timeout: 240_000 }, () => {
         const garbage = await garbageServer(xdsPort, kind);
         try {
           // The sidecar keeps dialling (with backoff) and keeps getting junk.
-          await until("the sidecar to retry the garbage server", 15_000, () => garbage.connections() >= 2);
+          await until("the sidecar to retry the garbage server", 45_000, () => garbage.connections() >= 2);
           await delay(1000);
         } finally {
           await garbage.close();
