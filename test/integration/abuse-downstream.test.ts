@@ -65,12 +65,14 @@ async function underAttack<T>(h: Harness, label: string, attack: () => Promise<T
   await warm.stop();
   const rss = await sampleRss(h.sidecar);
   const load = startLegitLoad(h.client, { concurrency: 4, deadlineMs: 3000 });
+  const started = Date.now();
   let result: T;
   try {
     result = await attack();
   } finally {
-    // Keep measuring a moment after the attack: damage (a wedged event loop, a leak) shows up late.
-    await delay(300);
+    // Keep measuring after the attack, for at least the attack window: an attacker cut off early must
+    // not shorten the legit sample, and damage (a wedged event loop, a leak) shows up late.
+    await delay(Math.max(300, started + ATTACK_MS + 300 - Date.now()));
   }
   const tally = await load.stop();
   const mem = await rss.stop();
@@ -92,7 +94,8 @@ async function flood(c: f.RawH2, ms: number, gen: (i: number) => Buffer): Promis
     const batch: Buffer[] = [];
     for (let k = 0; k < 64; k++) batch.push(gen(i++));
     await c.send(Buffer.concat(batch));
-    if (i % 1024 === 0) await new Promise((r) => setImmediate(r));
+    // The attacker shares this process with the legit client: let the client's I/O run every batch.
+    await new Promise((r) => setImmediate(r));
   }
   return i;
 }
