@@ -19,8 +19,17 @@ import type { ClusterManager } from "../upstream/cluster-manager.js";
 import { tlsStats } from "../security/tls-stats.js";
 import { ConnectionManager } from "./connection-manager.js";
 import { DownstreamTls } from "./downstream-tls.js";
+import { StreamAdmission } from "./stream-admission.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
+/**
+ * New streams one HTTP/2 connection may start routing per event-loop turn (Envoy's
+ * max_requests_per_io_cycle, off there by default): high enough that a busy gRPC channel never waits,
+ * low enough that a rapid-reset read of ~500 streams mostly waits a turn and is dropped once reset.
+ */
+const MAX_STREAMS_PER_TURN = 32;
+/** Time an HTTP/1.1 client has to send its request headers (Node's default). */
+const HTTP1_HEADERS_TIMEOUT_MS = 60_000;
 
 /** A running listener. */
 export class Listener {
@@ -52,16 +61,39 @@ export class Listener {
         maxHeaderListSize: hcm.maxRequestHeadersKb * 1024,
         enablePush: false,
       },
-      // Node's nghttp2 rapid-reset guard (CVE-2023-44487), at nghttp2's own defaults made explicit.
+      // Node's nghttp2 rapid-reset guard (CVE-2023-44487), at nghttp2's own defaults made explicit;
+      // StreamAdmission makes the streams it lets through cheap.
       streamResetBurst: 1000,
       streamResetRate: 33,
     } as http2.ServerOptions);
-    this.h2.on("stream", (stream, headers, flags) => this.cm.onStream(stream, headers, flags));
+    const admission = new StreamAdmission(
+      MAX_STREAMS_PER_TURN,
+      (stream, headers, flags) => this.cm.onStream(stream, headers, flags),
+      () => {
+        this.cm.stats.rqTotal.inc();
+        this.cm.stats.rxReset.inc();
+      },
+    );
+    this.h2.on("stream", (stream, headers, flags) => admission.admit(stream, headers, flags));
     this.h2.on("session", (session) => this.onSession(session));
+    const headersTimeout = hcm.requestTimeoutMs > 0 ? Math.min(HTTP1_HEADERS_TIMEOUT_MS, hcm.requestTimeoutMs) : HTTP1_HEADERS_TIMEOUT_MS;
     this.h1 = http.createServer(
-      { maxHeaderSize: hcm.maxRequestHeadersKb * 1024, requestTimeout: hcm.requestTimeoutMs, keepAliveTimeout: 5000 },
+      {
+        maxHeaderSize: hcm.maxRequestHeadersKb * 1024,
+        requestTimeout: hcm.requestTimeoutMs,
+        // Node derives headersTimeout from requestTimeout, so Envoy's default request_timeout of 0 also
+        // turned off the HTTP/1.1 header deadline: a slowloris client could trickle headers forever
+        // (each byte resets the idle timeout). Keep Node's own 60 s for headers in that case.
+        headersTimeout,
+        // Node checks both deadlines on this interval (default 30 s): a short request_timeout needs more.
+        connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(headersTimeout / 2))),
+        keepAliveTimeout: 5000,
+      },
       (req, res) => this.cm.onHttp1Request(req, res),
     );
+    // Node enforces headersTimeout/requestTimeout only once the server emitted 'listening'; this one
+    // never listens (connections are handed to it), so without this neither deadline ever fired.
+    this.h1.emit("listening");
     this.h1.maxHeadersCount = hcm.maxHeadersCount;
 
     if (config.tls !== undefined) {
@@ -135,6 +167,8 @@ export class Listener {
     await Promise.race([allGone, timedOut]);
     clearTimeout(timer);
     for (const s of this.sockets) s.destroy();
+    // Stops the HTTP/1.1 deadline checker started by emit("listening").
+    this.h1.close();
     await closed;
     this.tls?.release();
   }

@@ -492,6 +492,14 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   /** Upstream finished its response. */
   onUpEnd(_up: TaggedStream): void {
     if (this.done || !this.responseStarted) return;
+    if (this.isGrpc && this.wantTrailers && this.trailers === undefined) {
+      // A gRPC response always ends in trailers; an end without them is a connection that died
+      // mid-response (node ends its streams as if cleanly). UNAVAILABLE, as for any upstream reset.
+      this.flag = ResponseFlag.UC;
+      this.failStarted(Grpc.UNAVAILABLE, "upstream connection closed before the response's trailers");
+      this.complete(false);
+      return;
+    }
     if (!this.ds.closed) this.ds.end();
     this.complete(this.status < 500);
   }

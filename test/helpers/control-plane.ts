@@ -26,7 +26,7 @@ export interface ControlPlane {
 /** Starts the discovery server on `meshYaml`; `ports` pins the xDS port (for restarts). */
 export async function startControlPlane(
   meshYaml: string,
-  opts: { dir?: string; xdsPort?: number; adminPort?: number; env?: NodeJS.ProcessEnv; args?: readonly string[] } = {},
+  opts: { dir?: string; xdsPort?: number; adminPort?: number; env?: NodeJS.ProcessEnv; args?: readonly string[]; readyTimeoutMs?: number } = {},
 ): Promise<ControlPlane> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "pilotfish-cp-")));
   const meshFile = join(dir, "mesh.yaml");
@@ -35,11 +35,12 @@ export async function startControlPlane(
   const proc = spawn(NODE_BIN, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
   let out = "";
   const ready = new Promise<{ xds: number; admin: number }>((resolve, reject) => {
+    const readyMs = opts.readyTimeoutMs ?? 20_000;
     const timer = setTimeout(() => {
-      // Not left running: a stray server would keep the test process alive.
+      // A server that is late must not outlive the test holding its port (and the test runner open).
       proc.kill("SIGKILL");
-      reject(new Error(`control plane not ready in 20 s:\n${out}`));
-    }, 20_000);
+      reject(new Error(`control plane not ready in ${readyMs} ms:\n${out}`));
+    }, readyMs);
     const onData = (b: Buffer): void => {
       out += b.toString();
       for (const line of out.split("\n")) {
