@@ -1,9 +1,12 @@
 /**
  * deploy/: every Kubernetes manifest parses and each object validates against its Kubernetes schema
  * (kubernetes-models); the pieces agree with each other (ConfigMap names, labels and selectors, ports,
- * the discovery server's address in the bootstraps, mesh.yaml addresses, the Jaeger endpoint, the
- * discovery server's replicas, disruption budget, service account and its RBAC grants); the
- * bootstraps and mesh.yaml pass Pilotfish's own validation; compose.yaml and the Dockerfile hang together.
+ * the bootstraps' STRICT_DNS xDS cluster on the headless Service's name and port, mesh.yaml's
+ * Kubernetes discovery naming an existing Service, namespace and port, the Jaeger endpoint, the
+ * discovery server's replicas, disruption budget, service account and its RBAC grants, no pinned
+ * ClusterIPs); the bootstraps and mesh.yaml pass Pilotfish's own validation, and an EndpointSlice as
+ * Kubernetes would write it for the echo Service becomes, through the discovery server's own code, an
+ * EDS endpoint on the echo sidecar's inbound port; compose.yaml and the Dockerfile hang together.
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -18,11 +21,17 @@ import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import type { V1EndpointSlice, V1Service } from "@kubernetes/client-node";
 import { parse, parseAllDocuments } from "yaml";
+import { decodeClusterLoadAssignment } from "../../../src/config/decode/endpoint.js";
+import { Errors } from "../../../src/config/decode/field-errors.js";
 import { decodeBootstrap } from "../../../src/config/load-bootstrap.js";
-import type { Bootstrap } from "../../../src/config/model.js";
+import type { Bootstrap, ClusterConfig } from "../../../src/config/model.js";
+import { endpointsFromSlices, slicePortName } from "../../../src/control-plane/discovery/kubernetes-endpoints.js";
 import { validateMesh } from "../../../src/control-plane/mesh/mesh-validate.js";
 import type { MeshConfig } from "../../../src/control-plane/mesh/mesh-model.js";
+import { translateMesh } from "../../../src/control-plane/mesh/translator.js";
+import { firstEndpointTarget } from "../../../src/upstream/dns-cluster.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const DEPLOY = join(ROOT, "deploy");
@@ -73,7 +82,7 @@ interface K8sObject {
     minAvailable?: number | string;
     clusterIP?: string;
     selector?: Record<string, string> & { matchLabels?: Record<string, string> };
-    ports?: { name?: string; port: number; targetPort?: string | number }[];
+    ports?: { name?: string; port: number; targetPort?: string | number; protocol?: string }[];
     template?: {
       metadata: Meta;
       spec: PodSpec;
@@ -125,12 +134,17 @@ function mustMesh(text: string, what: string): MeshConfig {
   return r.mesh;
 }
 
-/** The one endpoint of the bootstrap's ADS cluster. */
-function adsAddress(b: Bootstrap): string {
+/** The bootstrap's ADS cluster. */
+function adsCluster(b: Bootstrap): ClusterConfig {
   const name = b.dynamicResources?.adsClusterName;
   const c = b.clusters.find((x) => x.name === name);
   assert.ok(c, `ADS cluster ${name} exists`);
-  const eps = c.endpoints.flatMap((l) => l.endpoints);
+  return c;
+}
+
+/** The one endpoint of the bootstrap's ADS cluster (an IP or, for a DNS cluster, the name to resolve). */
+function adsAddress(b: Bootstrap): string {
+  const eps = adsCluster(b).endpoints.flatMap((l) => l.endpoints);
   assert.equal(eps.length, 1);
   return `${eps[0].address.address}:${eps[0].address.port}`;
 }
@@ -149,6 +163,46 @@ function port(objs: K8sObject[], service: string, portName: string): number {
   const p = svc.spec?.ports?.find((x) => x.name === portName);
   assert.ok(p, `Service ${service} has port ${portName}`);
   return p.port;
+}
+
+/** The pods a Service selects: the template of the one Deployment whose pod labels match its selector. */
+function selectedPods(objs: K8sObject[], svc: K8sObject): PodSpec {
+  const sel = Object.entries(svc.spec?.selector ?? {});
+  const ds = objs.filter((o) => o.kind === "Deployment" && sel.length > 0 && sel.every(([k, v]) => o.spec?.template?.metadata.labels?.[k] === v));
+  assert.equal(ds.length, 1, `Service ${svc.metadata.name} selects one Deployment`);
+  return ds[0].spec!.template!.spec;
+}
+
+/** A Service port's targetPort resolved against its pods' container ports, as the EndpointSlice controller does. */
+function targetContainerPort(objs: K8sObject[], svc: K8sObject, portName: string): number {
+  const p = svc.spec?.ports?.find((x) => x.name === portName);
+  assert.ok(p, `Service ${svc.metadata.name} has port ${portName}`);
+  const t = p.targetPort ?? p.port;
+  if (typeof t === "number") return t;
+  const cp = selectedPods(objs, svc).containers.flatMap((c) => c.ports ?? []).find((x) => x.name === t);
+  assert.ok(cp, `Service ${svc.metadata.name} port ${portName}: targetPort ${t} is a named container port`);
+  return cp.containerPort;
+}
+
+/**
+ * Verbs on `group`/`resource` in `namespace` granted to ServiceAccount `sa` of `saNamespace`: through
+ * ClusterRoleBindings (everywhere) and RoleBindings in `namespace`, to ClusterRoles or Roles there.
+ */
+function grantedVerbs(objs: K8sObject[], sa: string, saNamespace: string, namespace: string, group: string, resource: string): Set<string> {
+  const verbs = new Set<string>();
+  const bindsSa = (b: K8sObject) => (b.subjects ?? []).some((s) => s.kind === "ServiceAccount" && s.name === sa && s.namespace === saNamespace);
+  const bindings = objs.filter((o) => (o.kind === "ClusterRoleBinding" || (o.kind === "RoleBinding" && o.metadata.namespace === namespace)) && bindsSa(o));
+  for (const b of bindings) {
+    const ref = b.roleRef!;
+    const role = objs.find(
+      (o) => o.kind === ref.kind && o.metadata.name === ref.name && (ref.kind === "ClusterRole" || o.metadata.namespace === b.metadata.namespace),
+    );
+    assert.ok(role, `${b.kind} ${b.metadata.name}: ${ref.kind} ${ref.name} exists`);
+    for (const r of role.rules ?? []) {
+      if (r.apiGroups.includes(group) && (r.resources.includes(resource) || r.resources.includes("*"))) r.verbs.forEach((v) => verbs.add(v));
+    }
+  }
+  return verbs;
 }
 
 // ------------------------------------------------------------------------------------------ Kubernetes
@@ -287,19 +341,37 @@ void describe("deploy/kubernetes", () => {
     assert.equal(port(objs, headless[0].metadata.name, "grpc-xds"), port(objs, "pilotfish-control-plane", "grpc-xds"));
   });
 
-  void it("bootstraps name the discovery server's Service; mesh.yaml agrees with Services, ports and node clusters", () => {
-    const cpSvc = of("Service").find((s) => s.metadata.name === "pilotfish-control-plane")!;
-    const xds = `${cpSvc.spec!.clusterIP}:${port(objs, "pilotfish-control-plane", "grpc-xds")}`;
-    const cp = deployment("pilotfish-control-plane").spec!.template!.spec.containers[0];
+  void it("no Service pins a ClusterIP: the mesh finds pods by DNS and EndpointSlices", () => {
+    for (const s of of("Service")) {
+      const ip = s.spec!.clusterIP;
+      assert.ok(ip === undefined || ip === "None", `Service ${s.metadata.name}: clusterIP ${ip} is left to Kubernetes (or None)`);
+    }
+  });
+
+  void it("bootstraps resolve the discovery server's headless Service (STRICT_DNS); mesh.yaml agrees with Services, ports and node clusters", () => {
+    const cpd = deployment("pilotfish-control-plane");
+    const cp = cpd.spec!.template!.spec.containers[0];
     const args = cp.args!;
-    assert.equal(Number(args[args.indexOf("--port") + 1]), cp.ports!.find((p) => p.name === "xds")!.containerPort, "--port is the xds container port");
+    const xdsPort = Number(args[args.indexOf("--port") + 1]);
+    assert.equal(xdsPort, cp.ports!.find((p) => p.name === "xds")!.containerPort, "--port is the xds container port");
     assert.equal(Number(args[args.indexOf("--admin-port") + 1]), cp.ports!.find((p) => p.name === "admin")!.containerPort);
+    // The headless Service over the replicas: its FQDN and xDS port reach --port on every replica.
+    const headless = of("Service").find((s) => s.spec!.clusterIP === "None" && selectedPods(objs, s) === cpd.spec!.template!.spec);
+    assert.ok(headless, "a headless Service selects the discovery server's pods");
+    assert.equal(targetContainerPort(objs, headless, "grpc-xds"), xdsPort, "the headless Service's grpc-xds port targets --port");
+    const fqdn = `${headless.metadata.name}.${headless.metadata.namespace}.svc.cluster.local`;
+    const xds = `${fqdn}:${port(objs, headless.metadata.name, "grpc-xds")}`;
 
     const mesh = mustMesh(configMap("pilotfish-mesh").data!["mesh.yaml"], "ConfigMap pilotfish-mesh mesh.yaml");
     const nodeClusters = new Set<string>();
     for (const name of ["echo", "frontend"]) {
       const b = mustBootstrap(configMap(`${name}-sidecar-bootstrap`).data!["bootstrap.yaml"], `${name} bootstrap`);
-      assert.equal(adsAddress(b), xds, `${name}'s sidecar dials the discovery server's Service`);
+      const c = adsCluster(b);
+      assert.equal(c.type, "STRICT_DNS", `${name}: the xDS cluster resolves every replica`);
+      assert.ok(c.dns !== undefined && c.dns.resolvers.length === 0, `${name}: the system resolver (the pod's resolv.conf)`);
+      assert.equal(adsAddress(b), xds, `${name}'s sidecar resolves the headless Service`);
+      // What the ADS client dials before the first answer (gRPC resolves it itself).
+      assert.equal(firstEndpointTarget(c), xds);
       nodeClusters.add(b.node.cluster);
       const sidecar = deployment(name).spec!.template!.spec.containers.find((c) => c.name === "sidecar")!;
       assert.equal(b.admin?.address.port, sidecar.ports!.find((p) => p.name === "admin")!.containerPort, `${name}: admin port`);
@@ -312,10 +384,10 @@ void describe("deploy/kubernetes", () => {
     for (const l of mesh.listeners) {
       for (const sel of l.nodeClusters ?? []) assert.ok(nodeClusters.has(sel), `listener ${l.name} is for node cluster ${sel}, which a sidecar has`);
     }
-    // The echo upstream is the echo Service; the inbound listener is the port that Service targets.
-    const echoSvc = of("Service").find((s) => s.metadata.name === "echo")!;
-    const echoUp = mesh.upstreams.find((u) => u.name === "echo")!;
-    assert.deepEqual(echoUp.nodes.map((n) => hostPort(n.address)), [`${echoSvc.spec!.clusterIP}:${port(objs, "echo", "grpc-inbound")}`]);
+    // Pod IPs change: only loopback nodes are listed, everything else is discovered.
+    for (const u of mesh.upstreams) {
+      for (const n of u.nodes) assert.match(n.address.host, /^127\./, `upstream ${u.name}: listed node ${hostPort(n.address)} is on the pod's loopback`);
+    }
     const inbound = mesh.listeners.find((l) => l.name === "inbound")!;
     const echoSidecar = deployment("echo").spec!.template!.spec.containers.find((c) => c.name === "sidecar")!;
     assert.equal(inbound.address.port, echoSidecar.ports!.find((p) => p.name === "inbound")!.containerPort);
@@ -325,6 +397,60 @@ void describe("deploy/kubernetes", () => {
     assert.deepEqual(local.nodes.map((n) => hostPort(n.address)), [`127.0.0.1:${env(echoApp, "PORT")}`]);
     const frontendApp = deployment("frontend").spec!.template!.spec.containers.find((c) => c.name === "app")!;
     assert.equal(env(frontendApp, "TARGET"), hostPort(mesh.listeners.find((l) => l.name === "outbound")!.address));
+  });
+
+  void it("mesh.yaml's Kubernetes discovery names an existing Service, namespace and port the discovery server may watch", () => {
+    const cpd = deployment("pilotfish-control-plane");
+    const sa = cpd.spec!.template!.spec.serviceAccountName!;
+    const mesh = mustMesh(configMap("pilotfish-mesh").data!["mesh.yaml"], "ConfigMap pilotfish-mesh mesh.yaml");
+    const namespaces = new Set(of("Namespace").map((n) => n.metadata.name));
+    const discovered = mesh.upstreams.filter((u) => u.discovery?.kind === "kubernetes");
+    assert.ok(discovered.some((u) => u.name === "echo"), "the echo upstream is discovered from Kubernetes");
+    for (const u of discovered) {
+      const d = u.discovery!;
+      assert.ok(d.kind === "kubernetes");
+      assert.ok(namespaces.has(d.namespace), `upstream ${u.name}: namespace ${d.namespace} is created here`);
+      const svc = of("Service").find((s) => s.metadata.name === d.service && s.metadata.namespace === d.namespace);
+      assert.ok(svc, `upstream ${u.name}: Service ${d.namespace}/${d.service} exists`);
+      assert.equal(typeof d.port, "string", `upstream ${u.name}: the Service port is named (survives renumbering)`);
+      assert.ok(
+        svc.spec!.ports!.some((p) => p.name === d.port),
+        `upstream ${u.name}: Service ${d.service} has a port named ${d.port}`,
+      );
+      // The discovery server's own port lookup agrees.
+      assert.equal(slicePortName(svc as V1Service, d.port), d.port);
+      for (const [group, resource] of [["discovery.k8s.io", "endpointslices"], ["", "services"]] as const) {
+        const verbs = grantedVerbs(objs, sa, cpd.metadata.namespace!, d.namespace, group, resource);
+        for (const v of ["list", "watch"]) assert.ok(verbs.has(v), `ServiceAccount ${sa} may ${v} ${resource} in ${d.namespace}`);
+      }
+    }
+
+    // The echo Service's EndpointSlice, as the EndpointSlice controller would write it for one ready
+    // pod (the Service port's name, the resolved targetPort), through the discovery server's code and
+    // the sidecar's EDS decoder: the frontend's sidecar calls the echo pod's sidecar on its inbound port.
+    const echoDisc = discovered.find((u) => u.name === "echo")!.discovery;
+    assert.ok(echoDisc?.kind === "kubernetes" && typeof echoDisc.port === "string");
+    const echoSvc = of("Service").find((s) => s.metadata.name === echoDisc.service)!;
+    const portName = echoDisc.port;
+    const slice: V1EndpointSlice = {
+      addressType: "IPv4",
+      metadata: { name: `${echoSvc.metadata.name}-abcde`, namespace: echoSvc.metadata.namespace, labels: { "kubernetes.io/service-name": echoSvc.metadata.name } },
+      ports: [{ name: portName, port: targetContainerPort(objs, echoSvc, portName), protocol: "TCP" }],
+      endpoints: [{ addresses: ["10.244.1.7"], conditions: { ready: true, serving: true, terminating: false } }],
+    };
+    const found = endpointsFromSlices(echoSvc, [slice], portName);
+    const res = translateMesh(mesh, { id: "frontend-sidecar", cluster: "frontend", proxyless: false }, new Map([["echo", found]]));
+    const cla = res.endpoints.find((e) => e.clusterName === "echo");
+    assert.ok(cla, "the frontend sidecar gets the echo endpoints");
+    const errors = new Errors();
+    const eps = decodeClusterLoadAssignment(cla, "echo", errors).flatMap((l) => l.endpoints);
+    assert.deepEqual(errors.list, []);
+    const inbound = mesh.listeners.find((l) => l.name === "inbound")!;
+    assert.deepEqual(
+      eps.map((e) => `${e.address.address}:${e.address.port}/${e.healthStatus}`),
+      [`10.244.1.7:${inbound.address.port}/HEALTHY`],
+      "the echo pod's IP on the echo sidecar's inbound listener",
+    );
   });
 });
 
