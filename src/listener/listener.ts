@@ -30,6 +30,8 @@ export class Listener {
   private readonly sessions = new Set<http2.Http2Session>();
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
+  /** Bind with SO_REUSEPORT, so that worker processes share the port (set before listen()). */
+  reusePort = false;
 
   constructor(
     public config: ListenerConfig,
@@ -99,7 +101,7 @@ export class Listener {
       const onError = (err: Error): void =>
         reject(new PilotfishError(ErrorCode.LISTEN_FAILED, `listener ${this.config.name}: cannot bind ${address}:${port}: ${err.message}`));
       this.server.once("error", onError);
-      this.server.listen({ host: address, port }, () => {
+      this.server.listen({ host: address, port, reusePort: this.reusePort }, () => {
         this.server.removeListener("error", onError);
         resolve();
       });

@@ -71,7 +71,10 @@ export async function startSidecar(bootstrap: string, opts: StartSidecarOptions 
   const file = join(dir, opts.fileName ?? "bootstrap.yaml");
   await writeFile(file, bootstrap);
 
-  const proc = spawn(NODE_BIN, ["--import", "tsx", CLI_MAIN, "sidecar", "-c", file, ...(opts.extraArgs ?? [])], {
+  // One in-process sidecar unless the test asks for workers (the CLI's default is one per core).
+  const extra = opts.extraArgs ?? [];
+  const concurrency = extra.includes("--concurrency") ? [] : ["--concurrency", "1"];
+  const proc = spawn(NODE_BIN, ["--import", "tsx", CLI_MAIN, "sidecar", "-c", file, ...concurrency, ...extra], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...opts.env },
