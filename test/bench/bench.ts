@@ -28,7 +28,7 @@ const num = (k: string, d: number): number => (env[k] !== undefined && env[k] !=
 const ROUNDS = num("ROUNDS", 3);
 const DURATION = num("DURATION", 4);
 const WARMUP = num("WARMUP", 1);
-const RATE = num("RATE", 1000);
+const RATE = num("RATE", 2000);
 const CONNS = num("CONNS", 10);
 const STREAMS = num("STREAMS", 10);
 const NOISE_MAX = num("NOISE_MAX", 25);
@@ -47,7 +47,7 @@ const FAKE_REPLY = "pilotfish fake grpc reply 0123456"; // 33 ASCII bytes
 const REQ_MESSAGE = "0123456789abcdef0123456789abcdef"; // 32 ASCII bytes -> 39-byte request file
 
 type ScenarioId = "A" | "B" | "C";
-type TargetId = "direct" | "nginx" | "haproxy" | "naive" | "pilotfish";
+type TargetId = "direct" | "nginx" | "haproxy" | "naive" | "pilotfish" | "pilotfish2";
 type Mode = "sat" | "rate";
 interface Scenario {
   id: ScenarioId;
@@ -71,11 +71,19 @@ const TARGET_LABEL: Record<TargetId, string> = {
   haproxy: "HAProxy",
   naive: "naive node:http2",
   pilotfish: "Pilotfish",
+  pilotfish2: "Pilotfish, 2 workers on CPUs 0+1",
 };
-const ALL_TARGETS: TargetId[] = ["direct", "nginx", "haproxy", "naive", "pilotfish"];
+const ALL_TARGETS: TargetId[] = ["direct", "nginx", "haproxy", "naive", "pilotfish", "pilotfish2"];
 const TARGETS = ALL_TARGETS.filter((t) => t === "direct" || (env.TARGETS ?? ALL_TARGETS.join(",")).split(",").includes(t));
-const PROXY_BASE: Record<Exclude<TargetId, "direct">, number> = { nginx: BASE + 100, haproxy: BASE + 200, naive: BASE + 300, pilotfish: BASE + 400 };
+const PROXY_BASE: Record<Exclude<TargetId, "direct">, number> = {
+  nginx: BASE + 100,
+  haproxy: BASE + 200,
+  naive: BASE + 300,
+  pilotfish: BASE + 400,
+  pilotfish2: BASE + 500,
+};
 const ADMIN_PORT = BASE + 1901;
+const ADMIN_PORT_2 = BASE + 1902;
 function portOf(t: TargetId, s: Scenario): number {
   return t === "direct" ? s.upstreamPort : PROXY_BASE[t] + (s.upstreamPort - BASE);
 }
@@ -336,9 +344,14 @@ backend b${s.id}
 ).join("\n")}
 `,
   );
+  for (const [t, admin] of [["pilotfish", ADMIN_PORT], ["pilotfish2", ADMIN_PORT_2]] as const) writePilotfishBootstrap(t, admin);
+  return { reqBin };
+}
+
+function writePilotfishBootstrap(t: "pilotfish" | "pilotfish2", adminPort: number): void {
   const listeners = SCENARIOS.map(
     (s) => `  - name: ingress_${s.id}
-    address: { socket_address: { address: 127.0.0.1, port_value: ${portOf("pilotfish", s)} } }
+    address: { socket_address: { address: 127.0.0.1, port_value: ${portOf(t, s)} } }
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -367,9 +380,9 @@ backend b${s.id}
       endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${s.upstreamPort} } } } } ] } ]`,
   ).join("\n");
   fs.writeFileSync(
-    path.join(RUN_DIR, "pilotfish-bootstrap.yaml"),
+    path.join(RUN_DIR, `${t}-bootstrap.yaml`),
     `node: { id: bench, cluster: bench }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: ${ADMIN_PORT} } } }
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: ${adminPort} } } }
 static_resources:
   listeners:
 ${listeners}
@@ -377,7 +390,6 @@ ${listeners}
 ${clusters}
 `,
   );
-  return { reqBin };
 }
 
 // ---------------------------------------------------------------- targets
@@ -394,7 +406,7 @@ const state = new Map<TargetId, TargetState>();
 let upstreamPgids: number[] = [];
 
 async function startAll(): Promise<void> {
-  for (const p of [...SCENARIOS.map((s) => s.upstreamPort), ...SCENARIOS.flatMap((s) => TARGETS.map((t) => portOf(t, s))), ADMIN_PORT]) {
+  for (const p of [...SCENARIOS.map((s) => s.upstreamPort), ...SCENARIOS.flatMap((s) => TARGETS.map((t) => portOf(t, s))), ADMIN_PORT, ADMIN_PORT_2]) {
     if (!(await portFree(p))) throw new Error(`port ${p} is already in use (another bench running?)`);
   }
   for (const n of ["nginx-upstream", "nginx-proxy"]) {
@@ -415,13 +427,19 @@ async function startAll(): Promise<void> {
     if (t === "nginx") p = startProc("proxy-nginx", PROXY_CPU, "nginx", ["-p", RUN_DIR, "-e", path.join(RUN_DIR, "nginx-proxy.err"), "-c", path.join(RUN_DIR, "nginx-proxy.conf")]);
     if (t === "haproxy") p = startProc("proxy-haproxy", PROXY_CPU, "haproxy", ["-db", "-f", path.join(RUN_DIR, "haproxy.cfg")]);
     if (t === "naive") p = startProc("proxy-naive", PROXY_CPU, NODE, [...PROXY_NODE_FLAGS, path.join(RUN_DIR, "naive-proxy.mjs"), ...SCENARIOS.map((s) => `${portOf("naive", s)}=127.0.0.1:${s.upstreamPort}`)]);
-    if (t === "pilotfish") {
+    if (t === "pilotfish" || t === "pilotfish2") {
       const main = path.join(ROOT, "dist/cli/main.js");
       if (!fs.existsSync(main)) {
         st.startError = "dist/cli/main.js not built";
         continue;
       }
-      p = startProc("proxy-pilotfish", PROXY_CPU, NODE, [...PROXY_NODE_FLAGS, main, "sidecar", "-c", path.join(RUN_DIR, "pilotfish-bootstrap.yaml")]);
+      // The sidecar re-executes itself with its production V8 flags (src/cli/node-flags.ts);
+      // PROXY_NODE_FLAGS, when given, replaces them so that both Node proxies run alike.
+      const flagsEnv: Record<string, string> = PROXY_NODE_FLAGS.length > 0 ? { PILOTFISH_NODE_FLAGS: PROXY_NODE_FLAGS.join(" ") } : {};
+      const one = t === "pilotfish";
+      p = startProc(`proxy-${t}`, one ? PROXY_CPU : `${PROXY_CPU},${LOAD_CPU}`, NODE, [
+        main, "sidecar", "-c", path.join(RUN_DIR, `${t}-bootstrap.yaml`), "--concurrency", one ? "1" : "2",
+      ], flagsEnv);
     }
     if (!p) continue;
     st.pgids = [p.pid];
