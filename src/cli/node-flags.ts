@@ -2,11 +2,11 @@
  * V8 flags for the sidecar, applied by re-executing the process image once (process.execve keeps
  * the pid, stdio and environment) because heap sizes are fixed when V8 starts.
  *
- * `--max-semi-space-size=4`: the young generation is where nearly every per-request object dies.
- * Node 24's default semi-space (up to 32 MiB... measured: RSS 57 → 230 MiB under load for a bare
- * node:http2 proxy) makes each scavenge copy more and pause longer; 4 MiB keeps scavenges at ~1-2 ms
- * (p99 at 2,000 req/s from +26-48 ms to +5-16 ms in perf-anchors) and RSS under 100 MiB, at the same
- * or better throughput. Numbers: docs/performance.md, "V8 flags".
+ * `--max-semi-space-size=4`: nearly every per-request object dies young, and the tail latency of a
+ * Node proxy is scavenge pauses. Node 24's default young generation is twice Node 20's: a bare
+ * node:http2 proxy peaks at ~230 MiB RSS with it and ~100 MiB with 4 MiB semi-spaces, and its p99 at
+ * 2,000 req/s drops from +26–48 ms to +5–16 ms (perf-anchors), at equal or better throughput.
+ * Numbers for Pilotfish: docs/performance.md, "V8 flags".
  *
  * `PILOTFISH_NODE_FLAGS` replaces the list (empty: run with node's defaults).
  */
