@@ -694,11 +694,67 @@ function usable(t: TargetId, s: Scenario): boolean {
   return !st.startError && st.gate[s.id]?.ok === true;
 }
 
+/** The issue's target table (#9): each figure for naive / nginx / HAProxy / Pilotfish, the target, and the gap. */
+function targetsTable(results: Results): string[] {
+  const sc = (id: ScenarioId): Scenario | undefined => SCENARIOS.find((s) => s.id === id);
+  const sat = (id: ScenarioId): Partial<Record<TargetId, Run[]>> => (sc(id) ? results[id].sat : {});
+  const rate = (id: ScenarioId): Partial<Record<TargetId, Run[]>> => (sc(id) ? results[id].rate : {});
+  const ok = (t: TargetId, id: ScenarioId): boolean => sc(id) !== undefined && state.has(t) && usable(t, sc(id)!);
+  const perCoreVsNginx = (t: TargetId, id: ScenarioId): number => (ok(t, id) ? ratioMedian(sat(id)[t], sat(id).nginx, perCore) : NaN);
+  const vsDirect = (t: TargetId, id: ScenarioId): number => (ok(t, id) ? ratioMedian(sat(id)[t], sat(id).direct, (r) => r.rps) : NaN);
+  const added = (t: TargetId, id: ScenarioId, f: (r: Run) => number): number => {
+    if (!ok(t, id)) return NaN;
+    const d = median((rate(id).direct ?? []).filter((r) => r.ok).map(f));
+    return median((rate(id)[t] ?? []).filter((r) => r.ok).map(f)) - d;
+  };
+  const AB: ScenarioId[] = ["A", "B"];
+  const addedCell = (t: TargetId): string =>
+    AB.filter((id) => sc(id) !== undefined)
+      .map((id) => `${id}: ${signed(added(t, id, (r) => r.p50))} / ${signed(added(t, id, (r) => r.p99))}`)
+      .join("; ") || "–";
+  const peakOf = (t: TargetId): number => {
+    const st = state.get(t);
+    const peaks = st ? Object.values(st.peakRss).filter((v): v is number => typeof v === "number") : [];
+    return peaks.length ? Math.max(...peaks) : NaN;
+  };
+  const rss = (t: TargetId): string => {
+    const st = state.get(t);
+    return st === undefined || st.startError ? "–" : `${f1(st.idleRss)} / ${f1(peakOf(t))}`;
+  };
+  const mark = (v: number, goal: number, higherIsBetter = true): string =>
+    !Number.isFinite(v) ? "not measured" : (higherIsBetter ? v >= goal : v <= goal) ? "**met**" : `missed by ${f2(Math.abs(v - goal))}`;
+  const cols: TargetId[] = ["naive", "nginx", "haproxy", "pilotfish"];
+  const row = (figure: string, cell: (t: TargetId) => string, target: string, verdict: string): string =>
+    `| ${figure} | ${cols.map((t) => (state.has(t) ? cell(t) : "–")).join(" | ")} | ${target} | ${verdict} |`;
+  const L = [
+    "## Targets (issue #9; ratios are medians of per-round ratios from this run)",
+    "",
+    `| figure | ${cols.map((t) => TARGET_LABEL[t]).join(" | ")} | target | Pilotfish vs target |`,
+    `|---|${cols.map(() => "---").join("|")}|---|---|`,
+  ];
+  for (const [id, what] of [["A", "h2c GET, 100 B"], ["B", "gRPC unary, fast upstream"]] as const) {
+    L.push(row(`${what}: req/s per proxy core ÷ nginx`, (t) => f2(perCoreVsNginx(t, id)), "≥ 1.0", mark(perCoreVsNginx("pilotfish", id), 1.0)));
+  }
+  L.push(row("gRPC unary, grpc-js upstream: req/s ÷ direct", (t) => f2(vsDirect(t, "C")), "≥ 0.9", mark(vsDirect("pilotfish", "C"), 0.9)));
+  const worst = (f: (r: Run) => number): number => Math.max(...AB.map((id) => added("pilotfish", id, f)).filter((x) => Number.isFinite(x)));
+  L.push(
+    row(`added p50 / p99 ms at ${RATE} req/s`, addedCell, "≤ +0.5 / +2", `p50 ${mark(worst((r) => r.p50), 0.5, false)}; p99 ${mark(worst((r) => r.p99), 2, false)}`),
+  );
+  L.push(row("RSS idle / under load, MiB", rss, "≤ 60 / 100", `idle ${mark(state.get("pilotfish")?.idleRss ?? NaN, 60, false)}; load ${mark(peakOf("pilotfish"), 100, false)}`));
+  const scale = AB.filter((id) => ok("pilotfish2", id) && ok("pilotfish", id)).map((id) => [id, ratioMedian(sat(id).pilotfish2, sat(id).pilotfish, (r) => r.rps)] as const);
+  const worstScale = scale.length ? Math.min(...scale.map(([, v]) => v)) : NaN;
+  L.push(`| 2 workers on 2 cores vs 1 worker, req/s | – | – | – | ${scale.map(([id, v]) => `${id}: ${f2(v)}`).join("; ") || "–"} | ≥ 1.7 | ${mark(worstScale, 1.7)} |`);
+  L.push("", "The 2-worker target has both CPUs, but h2load and the upstream also run on CPU 1, so its ratio understates what 2 free cores give.");
+  return L;
+}
+
 function report(results: Results, meta: Record<string, string>): string {
   const L: string[] = [];
   L.push(`# Pilotfish proxy benchmark — ${meta.date}`, "");
   for (const [k, v] of Object.entries(meta)) if (k !== "date") L.push(`- **${k}:** ${v}`);
   L.push("");
+
+  L.push(...targetsTable(results), "");
 
   // Summary
   const present = TARGETS.filter((t) => t !== "direct");
