@@ -90,7 +90,8 @@ function handle(target: AdminTarget, req: http.IncomingMessage, res: http.Server
   }
 }
 
-function clustersJson(clusters: ClusterManager): unknown {
+/** `/clusters?format=json` (Envoy's shape); also what each worker reports to the primary. */
+export function clustersJson(clusters: ClusterManager): unknown {
   return {
     cluster_statuses: [...clusters.all()].map((c) => {
       const od = c.outlier;

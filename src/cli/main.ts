@@ -3,8 +3,9 @@
  * 2 bad usage or bad config.
  */
 import { Command, CommanderError } from "commander";
+import { availableParallelism } from "node:os";
 import { EXIT_USAGE } from "./exit-codes.js";
-import { parsePort, parsePositiveSeconds } from "./options.js";
+import { parseConcurrency, parsePort, parsePositiveSeconds } from "./options.js";
 
 // Subcommands are imported when chosen, so that the sidecar does not load (and keep in memory) the
 // discovery server's mesh, schema and metrics libraries, and vice versa.
@@ -20,9 +21,17 @@ program
   .command("sidecar")
   .description("run the data plane from an Envoy v3 bootstrap (YAML or JSON)")
   .requiredOption("-c, --config <file>", "bootstrap file")
-  .action(async (opts: { config: string }) => {
+  .option(
+    "--concurrency <n>",
+    "worker processes sharing the listeners (SO_REUSEPORT); 1 serves in this process",
+    parseConcurrency,
+    availableParallelism(),
+  )
+  .action(async (opts: { config: string; concurrency: number }) => {
+    const { ensureSidecarNodeFlags } = await import("./node-flags.js");
+    ensureSidecarNodeFlags();
     const { runSidecar } = await import("./sidecar-command.js");
-    process.exitCode = await runSidecar(opts.config);
+    process.exitCode = await runSidecar(opts.config, opts.concurrency);
   });
 
 program

@@ -14,3 +14,10 @@ export function parsePositiveSeconds(value: string): number {
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a positive number`);
   return n;
 }
+
+/** A worker count, 1..256. */
+export function parseConcurrency(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 256) throw new InvalidArgumentError(`invalid concurrency "${value}": expected 1..256`);
+  return n;
+}

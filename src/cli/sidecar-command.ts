@@ -1,12 +1,16 @@
-/** `pilotfish sidecar -c <bootstrap>`: load, start, drain on SIGTERM/SIGINT. */
-import { createLogger } from "../common/logger.js";
+/**
+ * `pilotfish sidecar -c <bootstrap> [--concurrency N]`: load, start, drain on SIGTERM/SIGINT. With N > 1
+ * this process is the workers' primary; a process started by a primary runs as a worker.
+ */
+import { createLogger, type Logger } from "../common/logger.js";
 import { loadBootstrapFile } from "../config/load-bootstrap.js";
 import type { Bootstrap } from "../config/model.js";
 import { Sidecar } from "../sidecar/sidecar.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { printConfigError } from "./validate-command.js";
+import { WORKER_INDEX_ENV } from "../sidecar/workers/worker-protocol.js";
 
-export async function runSidecar(file: string): Promise<number> {
+export async function runSidecar(file: string, concurrency = 1): Promise<number> {
   let bootstrap: Bootstrap;
   try {
     bootstrap = loadBootstrapFile(file);
@@ -15,6 +19,11 @@ export async function runSidecar(file: string): Promise<number> {
     return EXIT_USAGE;
   }
   const log = createLogger("pilotfish-sidecar");
+  if (process.env[WORKER_INDEX_ENV] !== undefined && process.send !== undefined) {
+    const { runWorker } = await import("../sidecar/workers/worker.js");
+    return runWorker(bootstrap, log);
+  }
+  if (concurrency > 1) return runPrimary(file, bootstrap, concurrency, log);
   const sidecar = new Sidecar(bootstrap, log);
   let ports;
   try {
@@ -25,12 +34,49 @@ export async function runSidecar(file: string): Promise<number> {
     return EXIT_FAILURE;
   }
   log.info({ node: bootstrap.node.id, admin_port: ports.admin, listeners: ports.listeners }, "sidecar ready");
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  const signal = await nextSignal();
+  log.info({ signal }, "shutting down");
+  await sidecar.shutdown();
+  log.info("sidecar stopped");
+  return EXIT_OK;
+}
+
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
+}
+
+/** The primary of N workers: ports, workers, aggregated admin; "sidecar ready" once all are bound. */
+async function runPrimary(file: string, bootstrap: Bootstrap, concurrency: number, log: Logger): Promise<number> {
+  const { WorkerPrimary } = await import("../sidecar/workers/primary.js");
+  const { startPrimaryAdmin } = await import("../sidecar/workers/primary-admin.js");
+  const { adminPort } = await import("../admin/admin-server.js");
+  const primary = new WorkerPrimary(bootstrap, [process.argv[1], "sidecar", "-c", file, "--concurrency", "1"], concurrency, log);
+  const maxDrainMs = Math.max(0, ...bootstrap.listeners.map((l) => l.hcm.drainTimeoutMs));
+  let admin: import("node:http").Server | undefined;
+  let ports;
+  try {
+    ports = await primary.start();
+    if (bootstrap.admin !== undefined) {
+      admin = await startPrimaryAdmin(bootstrap.admin.address, primary, () => undefined);
+    }
+  } catch (err) {
+    log.error({ err: (err as Error).message }, "sidecar failed to start");
+    await primary.shutdown("SIGTERM", maxDrainMs + 5000);
+    admin?.close();
+    return EXIT_FAILURE;
+  }
+  log.info(
+    { node: bootstrap.node.id, admin_port: admin === undefined ? null : adminPort(admin), listeners: ports.listeners, workers: primary.pids },
+    "sidecar ready",
+  );
+  const signal = await nextSignal();
   log.info({ signal }, "shutting down");
-  await sidecar.shutdown();
+  await primary.shutdown(signal, maxDrainMs + 5000);
+  await new Promise<void>((resolve) => (admin ? admin.close(() => resolve()) : resolve()));
+  admin?.closeAllConnections();
   log.info("sidecar stopped");
   return EXIT_OK;
 }

@@ -14,7 +14,7 @@
  */
 import { systemClock, type Clock, type Random } from "../common/clock.js";
 import type { LeastRequestConfig } from "../config/model.js";
-import type { Host } from "../upstream/host.js";
+import { Host } from "../upstream/host.js";
 import { isExcluded, type Picker } from "./load-balancer.js";
 
 export class LeastRequestPicker implements Picker {
@@ -52,6 +52,7 @@ export class LeastRequestPicker implements Picker {
    * penalty the weighted form (which has no floor) decides.
    */
   private anyPenalized(now: number): boolean {
+    if (now >= Host.penaltiesUntil) return false;
     for (let i = 0; i < this.hosts.length; i++) {
       const h = this.hosts[i];
       if (h.penalized && h.failurePenalty(now) > 0) return true;

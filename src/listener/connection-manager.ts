@@ -14,7 +14,8 @@ import type { ClusterManager } from "../upstream/cluster-manager.js";
 import { buildHttpFilters } from "../filters/filter-chain.js";
 import type { HttpFilter } from "../filters/http-filter.js";
 import { H1Downstream, H2Downstream } from "./downstream.js";
-import { RouterCall } from "./router-call.js";
+import { attachDownstream, RouterCall } from "./router-call.js";
+import { StreamIdleSweep } from "./stream-idle-sweep.js";
 
 const END_STREAM = 0x1;
 const NGHTTP2_CANCEL = 8;
@@ -70,6 +71,8 @@ export class ConnectionManager {
   readonly telemetry: HcmTelemetry | undefined;
   /** HTTP filters run before the router (RBAC, local rate limit), in config order. */
   readonly filters: readonly HttpFilter[];
+  /** stream_idle_timeout for HTTP/2 streams: one coarse sweep instead of a timer per stream. */
+  readonly idleSweep: StreamIdleSweep<RouterCall>;
 
   constructor(
     readonly config: HttpConnectionManagerConfig,
@@ -83,6 +86,10 @@ export class ConnectionManager {
     this.routeTable = new RouteTable(config.routeConfig);
     this.filters = buildHttpFilters(config.httpFilters, store, config.statPrefix, random);
     this.telemetry = processTelemetry()?.forHcm(config);
+    this.idleSweep = new StreamIdleSweep<RouterCall>(config.streamIdleTimeoutMs, (call) => {
+      this.stats.idleTimeout.inc();
+      call.resetDownstream(NGHTTP2_CANCEL);
+    });
   }
 
   /** A new HTTP/2 stream. */
@@ -91,16 +98,9 @@ export class ConnectionManager {
     this.stats.rqActive.value++;
     const ds = new H2Downstream(stream);
     const call = new RouterCall(this, ds, headers, isGrpcContentType(headers["content-type"]), (flags & END_STREAM) !== 0);
-    stream.on("close", call.onDownstreamClose);
-    stream.on("wantTrailers", call.onWantTrailers);
+    attachDownstream(call, stream, true);
     stream.on("error", ignore);
-    const idle = this.config.streamIdleTimeoutMs;
-    if (idle > 0) {
-      stream.setTimeout(idle, () => {
-        this.stats.idleTimeout.inc();
-        stream.close(NGHTTP2_CANCEL);
-      });
-    }
+    this.idleSweep.track(call);
     call.start();
   }
 
@@ -118,7 +118,7 @@ export class ConnectionManager {
     const bodyless =
       req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined;
     const call = new RouterCall(this, new H1Downstream(req, res), headers, false, bodyless);
-    res.on("close", call.onDownstreamClose);
+    attachDownstream(call, res, false);
     req.on("error", ignore);
     call.start();
   }
@@ -136,6 +136,7 @@ export class ConnectionManager {
   /** Called once per request when it settles: counts its response flag, if any. */
   onRequestDone(call: RouterCall): void {
     this.stats.rqActive.value--;
+    this.idleSweep.untrack(call);
     const flag = call.flag;
     if (flag !== "") {
       let c = this.flagCounters.get(flag);

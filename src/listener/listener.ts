@@ -42,6 +42,8 @@ export class Listener {
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
   private tls: DownstreamTls | undefined;
+  /** Bind with SO_REUSEPORT, so that worker processes share the port (set before listen()). */
+  reusePort = false;
 
   constructor(
     public config: ListenerConfig,
@@ -135,7 +137,7 @@ export class Listener {
       const onError = (err: Error): void =>
         reject(new PilotfishError(ErrorCode.LISTEN_FAILED, `listener ${this.config.name}: cannot bind ${address}:${port}: ${err.message}`));
       this.server.once("error", onError);
-      this.server.listen({ host: address, port }, () => {
+      this.server.listen({ host: address, port, reusePort: this.reusePort }, () => {
         this.server.removeListener("error", onError);
         resolve();
       });

@@ -55,6 +55,50 @@ const HOP_BY_HOP_RESPONSE = new Set(["connection", "keep-alive", "proxy-connecti
 
 const kCall = Symbol("pilotfish.call");
 type TaggedStream = UpstreamStream & { [kCall]?: RouterCall | undefined };
+/** A downstream object (HTTP/2 stream, HTTP/1.1 request or response) that knows its call. */
+type TaggedEmitter = object & { [kCall]?: RouterCall | undefined };
+
+// Downstream events, dispatched like the upstream ones: one shared function per event, the call
+// found on the emitter, so that a request allocates no listener closures.
+function onDsData(this: TaggedEmitter, chunk: Buffer): void {
+  this[kCall]?.onReqData(chunk);
+}
+function onDsEnd(this: TaggedEmitter): void {
+  this[kCall]?.onReqEnd();
+}
+function onDsClose(this: TaggedEmitter): void {
+  this[kCall]?.onDownstreamClose();
+}
+function onDsWantTrailers(this: TaggedEmitter): void {
+  this[kCall]?.onWantTrailers();
+}
+function onUpDrain(this: TaggedStream): void {
+  this[kCall]?.resumeReq();
+}
+// Timer and immediate callbacks get the call as their argument instead of a bound closure.
+function fireTimeout(call: RouterCall): void {
+  call.onTimeout();
+}
+function firePerTryTimeout(call: RouterCall): void {
+  call.onPerTryTimeout();
+}
+function forwardReqEndSoon(call: RouterCall): void {
+  call.forwardReqEndSoon();
+}
+function forwardReqEnd(call: RouterCall): void {
+  call.forwardReqEnd();
+}
+
+/**
+ * Routes the downstream's close (and, on HTTP/2, 'wantTrailers') to `call` through shared listeners.
+ * `closer` is the object whose 'close' means the downstream went away (the HTTP/2 stream, or the
+ * HTTP/1.1 response).
+ */
+export function attachDownstream(call: RouterCall, closer: NodeJS.EventEmitter, wantsTrailers: boolean): void {
+  (closer as TaggedEmitter)[kCall] = call;
+  closer.on("close", onDsClose);
+  if (wantsTrailers) closer.on("wantTrailers", onDsWantTrailers);
+}
 
 function onUpResponse(this: TaggedStream, headers: IncomingHttpHeaders, flags: number): void {
   this[kCall]?.onUpResponse(this, headers, flags);
@@ -119,6 +163,8 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   private peerId: PeerIdentity | undefined;
   /** performance.now() when the current attempt started (cluster upstream_rq_time). */
   private attemptStartedAt = 0;
+  /** Coarse time of the last body activity either way, for the HCM's stream idle sweep. */
+  activeAt = 0;
 
   constructor(
     private readonly cm: ConnectionManager,
@@ -191,8 +237,10 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     const h = this.reqHeaders;
     const path = (h[":path"]) ?? "/";
     const authority = (h[":authority"]) ?? (h.host) ?? "";
-    this.ds.body.on("data", this.onReqData);
-    this.ds.body.on("end", this.onReqEnd);
+    const body = this.ds.body;
+    (body as TaggedEmitter)[kCall] = this;
+    body.on("data", onDsData);
+    body.on("end", onDsEnd);
 
     const route = cm.routeTable.match(authority, path, h);
     // Filters before the router see the selected route (for typed_per_filter_config), as in Envoy.
@@ -237,7 +285,7 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     const timeout = effectiveTimeoutMs(action, this.isGrpc, grpcTimeout, cm.config.maxStreamDurationMs);
     if (timeout > 0) {
       this.deadlineAt = performance.now() + timeout;
-      this.timer = setTimeout(this.onTimeout, timeout);
+      this.timer = setTimeout(fireTimeout, timeout, this);
     }
     this.upHeaders = this.buildUpstreamHeaders(path, authority);
     this.attempt();
@@ -264,7 +312,7 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     this.trace?.startAttempt(hdrs, cluster.name, host.address.address, host.address.port);
     this.attemptStartedAt = performance.now();
     const perTry = this.route!.retryPolicy?.perTryTimeoutMs ?? 0;
-    if (perTry > 0) this.perTryTimer = setTimeout(this.onPerTryTimeout, perTry);
+    if (perTry > 0) this.perTryTimer = setTimeout(firePerTryTimeout, perTry, this);
     this.waitingForPool = true;
     if (!this.reqEnded || this.body.length > 0) this.ds.body.pause();
     host.pool.request(hdrs, this.reqEnded && this.body.length === 0, this);
@@ -389,15 +437,17 @@ export class RouterCall implements PoolWaiter, FilterRequest {
 
   // ------------------------------------------------------------------------------------------ request body
 
-  private readonly onReqData = (chunk: Buffer): void => {
+  /** Downstream body bytes. */
+  onReqData(chunk: Buffer): void {
     this.bodyBytes += chunk.length;
+    this.activeAt = this.cm.idleSweep.now;
     const up = this.up;
     if (up !== null) {
       this.bodySentThisAttempt += chunk.length;
       if (this.replayable) this.body.push(chunk);
       if (!up.write(chunk)) {
         this.ds.body.pause();
-        up.once("drain", this.resumeReq);
+        up.once("drain", onUpDrain);
       }
     } else {
       this.body.push(chunk);
@@ -408,30 +458,34 @@ export class RouterCall implements PoolWaiter, FilterRequest {
       // Chunks already sent need not be kept; unsent ones (no stream yet) must stay.
       if (up !== null) this.body = [];
     }
-  };
+  }
 
-  private readonly resumeReq = (): void => {
+  /** The upstream stream drained: take more request body. */
+  resumeReq(): void {
     if (!this.done) this.ds.body.resume();
-  };
+  }
 
-  private readonly onReqEnd = (): void => {
+  /** Downstream request body finished. */
+  onReqEnd(): void {
     if (this.reqEnded) return;
     this.reqEnded = true;
     // node ends a reset stream's readable side before it reports the reset, which its native side
     // defers to a later loop iteration: wait two turns so that a client's cancel reaches the upstream
     // as RST_STREAM, never as END_STREAM.
-    setImmediate(this.forwardReqEndSoon);
-  };
+    setImmediate(forwardReqEndSoon, this);
+  }
 
-  private readonly forwardReqEndSoon = (): void => {
-    if (!this.done) setImmediate(this.forwardReqEnd);
-  };
+  /** First loop turn after the request body's end. */
+  forwardReqEndSoon(): void {
+    if (!this.done) setImmediate(forwardReqEnd, this);
+  }
 
-  private readonly forwardReqEnd = (): void => {
+  /** Second loop turn after the request body's end: a reset has surfaced by now, if there was one. */
+  forwardReqEnd(): void {
     if (this.done) return;
     if (this.ds.aborted) this.onDownstreamClose();
     else this.up?.end();
-  };
+  }
 
   // ------------------------------------------------------------------------------------------ response
 
@@ -456,6 +510,9 @@ export class RouterCall implements PoolWaiter, FilterRequest {
       }
     }
     this.responseStarted = true;
+    // No attempt follows a started response, so the replay buffer has no further use.
+    this.replayable = false;
+    if (this.body.length > 0) this.body = [];
     this.status = status;
     this.upGrpcStatus = headers["grpc-status"];
     countStatusClass(this.cluster!.stats, status);
@@ -475,6 +532,7 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   /** Upstream body bytes. */
   onUpData(up: TaggedStream, chunk: Buffer): void {
     if (this.ds.closed) return;
+    this.activeAt = this.cm.idleSweep.now;
     this.respBytes += chunk.length;
     if (!this.ds.write(chunk)) {
       up.pause();
@@ -505,11 +563,11 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   }
 
   /** Sent by the downstream when it is ready for trailers (responded with waitForTrailers). */
-  readonly onWantTrailers = (): void => {
+  onWantTrailers(): void {
     const t = this.trailers;
     if (t !== undefined) this.ds.sendTrailers(t);
     else this.ds.reset(NGHTTP2_NO_ERROR);
-  };
+  }
 
   /** Upstream stream closed (normally after 'end', otherwise a reset or a dead connection). */
   onUpClose(up: TaggedStream): void {
@@ -551,23 +609,25 @@ export class RouterCall implements PoolWaiter, FilterRequest {
 
   // ------------------------------------------------------------------------------------------ timeouts
 
-  private readonly onTimeout = (): void => {
+  /** The route's (or gRPC deadline's) timeout fired. */
+  onTimeout(): void {
     this.timer = undefined;
     if (this.done) return;
     this.cluster?.stats.rqTimeout.inc();
     if (this.host !== null) this.host.stats.rqTimeout++;
     this.abandonAttempt(AttemptResult.LOCAL_TIMEOUT);
     this.fail(504, Grpc.DEADLINE_EXCEEDED, ResponseFlag.UT, "upstream request timeout");
-  };
+  }
 
-  private readonly onPerTryTimeout = (): void => {
+  /** The retry policy's per-try timeout fired. */
+  onPerTryTimeout(): void {
     this.perTryTimer = undefined;
     if (this.done || this.responseStarted) return;
     this.cluster!.stats.rqPerTryTimeout.inc();
     this.abandonAttempt(AttemptResult.LOCAL_TIMEOUT);
     if (this.maybeRetry(PER_TRY_TIMEOUT_OUTCOME)) return;
     this.fail(504, Grpc.DEADLINE_EXCEEDED, ResponseFlag.UT, "upstream per-try timeout");
-  };
+  }
 
   /** Resets the current attempt's stream (if any) and settles it. */
   private abandonAttempt(result: AttemptResult = AttemptResult.NONE): void {
@@ -579,14 +639,19 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     }
   }
 
+  /** Resets the downstream (the stream idle timeout); its 'close' then settles the request. */
+  resetDownstream(code: number): void {
+    this.ds.reset(code);
+  }
+
   /** The downstream went away (reset or disconnect) before the response completed. */
-  readonly onDownstreamClose = (): void => {
+  onDownstreamClose(): void {
     if (this.done) return;
     this.flag = ResponseFlag.DC;
     this.cm.stats.rxReset.inc();
     if (this.cluster !== undefined) this.abandonAttempt();
     this.complete(false);
-  };
+  }
 
   // ------------------------------------------------------------------------------------------ endings
 
@@ -672,8 +737,8 @@ export class RouterCall implements PoolWaiter, FilterRequest {
       if (this.responseStarted) cluster.stats.rqTime.record(performance.now() - this.attemptStartedAt);
       if (success && this.tried !== undefined && this.tried.length > 1) cluster.stats.rqRetrySuccess.inc();
     }
-    this.ds.body.removeListener("data", this.onReqData);
-    this.ds.body.removeListener("end", this.onReqEnd);
+    this.ds.body.removeListener("data", onDsData);
+    this.ds.body.removeListener("end", onDsEnd);
     this.ds.body.resume();
     this.cm.onRequestDone(this);
   }

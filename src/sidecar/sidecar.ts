@@ -13,7 +13,7 @@ import { installTelemetry, Telemetry } from "../telemetry/telemetry.js";
 import { ClusterManager } from "../upstream/cluster-manager.js";
 import { firstEndpointTarget } from "../upstream/dns-cluster.js";
 import type { Cluster } from "../upstream/cluster.js";
-import { adminPort, startAdminServer } from "../admin/admin-server.js";
+import { adminPort, startAdminServer, type AdminTarget } from "../admin/admin-server.js";
 import { AdsClient } from "../xds/ads-client.js";
 import { TypeUrl } from "../xds/type-urls.js";
 import { DynamicConfig, type ListenerHost } from "./dynamic-config.js";
@@ -25,6 +25,12 @@ export interface SidecarPorts {
   readonly admin: number | null;
   /** Static listener name → bound port. */
   readonly listeners: Record<string, number>;
+}
+
+/** How the process runs the sidecar. */
+export interface SidecarOptions {
+  /** Bind listeners with SO_REUSEPORT (worker processes sharing ports). */
+  readonly reusePort?: boolean;
 }
 
 /** A running sidecar. */
@@ -50,13 +56,14 @@ export class Sidecar implements ListenerHost {
     readonly bootstrap: Bootstrap,
     private readonly log: Logger,
     private readonly random: Random = systemRandom,
+    private readonly options: SidecarOptions = {},
   ) {
     this.clusters = new ClusterManager(this.stats, random);
     // Before any listener: connection managers take their tracer and access log from it.
     this.telemetry = new Telemetry(bootstrap.node, this.stats);
     installTelemetry(this.telemetry);
     for (const c of bootstrap.clusters) this.clusters.addOrUpdate(c);
-    for (const l of bootstrap.listeners) this.listeners.set(l.name, new Listener(l, this.clusters, random, this.stats));
+    for (const l of bootstrap.listeners) this.listeners.set(l.name, this.newListener(l));
     const c = (n: string): Counter => this.stats.counter(`listener_manager.${n}`);
     this.listenerCounters = {
       added: c("listener_added"),
@@ -76,23 +83,34 @@ export class Sidecar implements ListenerHost {
     }
     let admin: number | null = null;
     if (this.bootstrap.admin !== undefined) {
-      this.admin = await startAdminServer(this.bootstrap.admin.address, {
-        stats: this.stats,
-        clusters: this.clusters,
-        isReady: () =>
-          !this.draining && !this.healthFailed && (this.dynamic?.ready ?? true) && this.pendingBinds.size === 0 && this.dnsClustersInitialized(),
-        configDump: () => configDump(this),
-        setHealthFailed: (f) => {
-          this.healthFailed = f;
-        },
-        drainListeners: () => {
-          void this.drainListeners(this.maxDrainTimeout());
-        },
-      });
+      this.admin = await startAdminServer(this.bootstrap.admin.address, this.adminTarget());
       admin = adminPort(this.admin);
     }
     this.startAds();
     return { admin, listeners: ports };
+  }
+
+  /** What the admin server (this process's, or a worker primary's over IPC) reads and acts on. */
+  adminTarget(): AdminTarget {
+    return {
+      stats: this.stats,
+      clusters: this.clusters,
+      isReady: () =>
+        !this.draining && !this.healthFailed && (this.dynamic?.ready ?? true) && this.pendingBinds.size === 0 && this.dnsClustersInitialized(),
+      configDump: () => configDump(this),
+      setHealthFailed: (f) => {
+        this.healthFailed = f;
+      },
+      drainListeners: () => {
+        void this.drainListeners(this.maxDrainTimeout());
+      },
+    };
+  }
+
+  private newListener(config: ListenerConfig): Listener {
+    const l = new Listener(config, this.clusters, this.random, this.stats);
+    l.reusePort = this.options.reusePort === true;
+    return l;
   }
 
   private startAds(): void {
@@ -161,7 +179,7 @@ export class Sidecar implements ListenerHost {
     }
     if (existing !== undefined) this.dropListener(config.name);
     if (this.draining) return;
-    const l = new Listener(config, this.clusters, this.random, this.stats);
+    const l = this.newListener(config);
     if (routes !== undefined) l.cm.routeTable = new RouteTable(routes);
     this.listeners.set(config.name, l);
     const bind = l.listen().then(

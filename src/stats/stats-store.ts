@@ -64,6 +64,16 @@ export class Histogram {
   }
 }
 
+/** Plain-data copy of a store (structured-clone safe, for IPC). */
+export interface StatsSnapshot {
+  /** [name, value] of each counter. */
+  readonly counters: [string, number][];
+  /** [name, value] of each gauge. */
+  readonly gauges: [string, number][];
+  /** [name, per-bucket counts, sum, count] of each histogram. */
+  readonly histograms: [string, number[], number, number][];
+}
+
 /** Owns every stat of the process, keyed by full name. */
 export class StatsStore {
   private readonly counters = new Map<string, Counter>();
@@ -98,6 +108,27 @@ export class StatsStore {
       this.histograms.set(name, h);
     }
     return h;
+  }
+
+  /** Every stat's current value, for another process to sum (workers → primary's admin). */
+  snapshot(): StatsSnapshot {
+    return {
+      counters: [...this.counters.values()].map((c) => [c.name, c.value]),
+      gauges: [...this.gauges.values()].map((g) => [g.name, g.value]),
+      histograms: [...this.histograms.values()].map((h) => [h.name, h.counts, h.sum, h.count]),
+    };
+  }
+
+  /** Adds a snapshot's values to this store's (counters, gauges and histogram buckets are summed). */
+  addSnapshot(s: StatsSnapshot, rename: (name: string) => string = (n) => n): void {
+    for (const [n, v] of s.counters) this.counter(rename(n)).value += v;
+    for (const [n, v] of s.gauges) this.gauge(rename(n)).value += v;
+    for (const [n, counts, sum, count] of s.histograms) {
+      const h = this.histogram(rename(n));
+      for (let i = 0; i < h.counts.length && i < counts.length; i++) h.counts[i] += counts[i];
+      h.sum += sum;
+      h.count += count;
+    }
   }
 
   /** Envoy's `/stats` text: `name: value`, sorted; `filter` is a regex on the name. */

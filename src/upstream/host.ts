@@ -99,10 +99,20 @@ export class Host {
     if (result < 0 || result === 429 || result >= 500) this.penalize(now ?? performance.now());
   }
 
+  /**
+   * Time after which no host of the process has a failure penalty left (in the time base of the
+   * latest penalize() calls): lets least request skip its scan for penalized hosts, which would make
+   * every pick O(hosts), while no penalty can be in effect.
+   */
+  static penaltiesUntil = Number.NEGATIVE_INFINITY;
+
   /** Adds one failure to the decaying penalty. */
   penalize(now: number): void {
     this.penalty = this.failurePenalty(now) + 1;
     this.penaltyAt = now;
+    // failurePenalty() reads 0 once penalty * 2^(-dt / half-life) < 0.01; 1 ms of margin.
+    const until = now + FAILURE_PENALTY_HALF_LIFE_MS * Math.log2(this.penalty / 0.01) + 1;
+    if (until > Host.penaltiesUntil) Host.penaltiesUntil = until;
   }
 
   /** The failure penalty at `now`: each failure counts as one active request, halving every half-life. */

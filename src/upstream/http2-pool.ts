@@ -41,11 +41,23 @@ class PooledSession {
   pingTimer: NodeJS.Timeout | undefined;
   /** The transport socket, kept to learn why a connect failed (the session forgets it). */
   socket: net.Socket | undefined;
-  constructor(readonly session: ClientHttp2Session) {}
+  constructor(
+    readonly session: ClientHttp2Session,
+    readonly pool: Http2Pool,
+  ) {}
 
   get hasRoom(): boolean {
     return !this.draining && this.active < this.maxStreams;
   }
+}
+
+const kSession = Symbol("pilotfish.pooledSession");
+type TaggedStream = ClientHttp2Stream & { [kSession]?: PooledSession };
+
+/** One shared 'close' listener for every pooled stream (no closure per stream). */
+function onPooledStreamClose(this: TaggedStream): void {
+  const ps = this[kSession];
+  if (ps !== undefined) ps.pool.onStreamClosed(ps);
 }
 
 /** Pool of HTTP/2 sessions to one host. */
@@ -134,11 +146,13 @@ export class Http2Pool implements UpstreamPool {
       clearTimeout(ps.idleTimer);
       ps.idleTimer = undefined;
     }
-    stream.once("close", () => this.onStreamClosed(ps));
+    (stream as TaggedStream)[kSession] = ps;
+    stream.once("close", onPooledStreamClose);
     waiter.onPoolReady(stream);
   }
 
-  private onStreamClosed(ps: PooledSession): void {
+  /** A stream of `ps` closed: its slot takes a queued request, or the session may idle. */
+  onStreamClosed(ps: PooledSession): void {
     ps.active--;
     if (this.queue.length > 0 && ps.connected && ps.hasRoom) this.drainQueueInto(ps);
     if (ps.active === 0) {
@@ -182,7 +196,7 @@ export class Http2Pool implements UpstreamPool {
       settings: { enablePush: false, initialWindowSize: h2.initialStreamWindowSize },
       maxSessionMemory: 64,
     });
-    const ps = new PooledSession(session);
+    const ps = new PooledSession(session, this);
     ps.socket = socket;
     this.sessions.push(ps);
     this.host.stats.cxTotal++;

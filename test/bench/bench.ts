@@ -28,7 +28,7 @@ const num = (k: string, d: number): number => (env[k] !== undefined && env[k] !=
 const ROUNDS = num("ROUNDS", 3);
 const DURATION = num("DURATION", 4);
 const WARMUP = num("WARMUP", 1);
-const RATE = num("RATE", 1000);
+const RATE = num("RATE", 2000);
 const CONNS = num("CONNS", 10);
 const STREAMS = num("STREAMS", 10);
 const NOISE_MAX = num("NOISE_MAX", 25);
@@ -47,7 +47,7 @@ const FAKE_REPLY = "pilotfish fake grpc reply 0123456"; // 33 ASCII bytes
 const REQ_MESSAGE = "0123456789abcdef0123456789abcdef"; // 32 ASCII bytes -> 39-byte request file
 
 type ScenarioId = "A" | "B" | "C";
-type TargetId = "direct" | "nginx" | "haproxy" | "naive" | "pilotfish";
+type TargetId = "direct" | "nginx" | "haproxy" | "naive" | "pilotfish" | "pilotfish2";
 type Mode = "sat" | "rate";
 interface Scenario {
   id: ScenarioId;
@@ -71,11 +71,19 @@ const TARGET_LABEL: Record<TargetId, string> = {
   haproxy: "HAProxy",
   naive: "naive node:http2",
   pilotfish: "Pilotfish",
+  pilotfish2: "Pilotfish, 2 workers on CPUs 0+1",
 };
-const ALL_TARGETS: TargetId[] = ["direct", "nginx", "haproxy", "naive", "pilotfish"];
+const ALL_TARGETS: TargetId[] = ["direct", "nginx", "haproxy", "naive", "pilotfish", "pilotfish2"];
 const TARGETS = ALL_TARGETS.filter((t) => t === "direct" || (env.TARGETS ?? ALL_TARGETS.join(",")).split(",").includes(t));
-const PROXY_BASE: Record<Exclude<TargetId, "direct">, number> = { nginx: BASE + 100, haproxy: BASE + 200, naive: BASE + 300, pilotfish: BASE + 400 };
+const PROXY_BASE: Record<Exclude<TargetId, "direct">, number> = {
+  nginx: BASE + 100,
+  haproxy: BASE + 200,
+  naive: BASE + 300,
+  pilotfish: BASE + 400,
+  pilotfish2: BASE + 500,
+};
 const ADMIN_PORT = BASE + 1901;
+const ADMIN_PORT_2 = BASE + 1902;
 function portOf(t: TargetId, s: Scenario): number {
   return t === "direct" ? s.upstreamPort : PROXY_BASE[t] + (s.upstreamPort - BASE);
 }
@@ -336,9 +344,14 @@ backend b${s.id}
 ).join("\n")}
 `,
   );
+  for (const [t, admin] of [["pilotfish", ADMIN_PORT], ["pilotfish2", ADMIN_PORT_2]] as const) writePilotfishBootstrap(t, admin);
+  return { reqBin };
+}
+
+function writePilotfishBootstrap(t: "pilotfish" | "pilotfish2", adminPort: number): void {
   const listeners = SCENARIOS.map(
     (s) => `  - name: ingress_${s.id}
-    address: { socket_address: { address: 127.0.0.1, port_value: ${portOf("pilotfish", s)} } }
+    address: { socket_address: { address: 127.0.0.1, port_value: ${portOf(t, s)} } }
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -367,9 +380,9 @@ backend b${s.id}
       endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${s.upstreamPort} } } } } ] } ]`,
   ).join("\n");
   fs.writeFileSync(
-    path.join(RUN_DIR, "pilotfish-bootstrap.yaml"),
+    path.join(RUN_DIR, `${t}-bootstrap.yaml`),
     `node: { id: bench, cluster: bench }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: ${ADMIN_PORT} } } }
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: ${adminPort} } } }
 static_resources:
   listeners:
 ${listeners}
@@ -377,7 +390,6 @@ ${listeners}
 ${clusters}
 `,
   );
-  return { reqBin };
 }
 
 // ---------------------------------------------------------------- targets
@@ -394,7 +406,7 @@ const state = new Map<TargetId, TargetState>();
 let upstreamPgids: number[] = [];
 
 async function startAll(): Promise<void> {
-  for (const p of [...SCENARIOS.map((s) => s.upstreamPort), ...SCENARIOS.flatMap((s) => TARGETS.map((t) => portOf(t, s))), ADMIN_PORT]) {
+  for (const p of [...SCENARIOS.map((s) => s.upstreamPort), ...SCENARIOS.flatMap((s) => TARGETS.map((t) => portOf(t, s))), ADMIN_PORT, ADMIN_PORT_2]) {
     if (!(await portFree(p))) throw new Error(`port ${p} is already in use (another bench running?)`);
   }
   for (const n of ["nginx-upstream", "nginx-proxy"]) {
@@ -415,13 +427,19 @@ async function startAll(): Promise<void> {
     if (t === "nginx") p = startProc("proxy-nginx", PROXY_CPU, "nginx", ["-p", RUN_DIR, "-e", path.join(RUN_DIR, "nginx-proxy.err"), "-c", path.join(RUN_DIR, "nginx-proxy.conf")]);
     if (t === "haproxy") p = startProc("proxy-haproxy", PROXY_CPU, "haproxy", ["-db", "-f", path.join(RUN_DIR, "haproxy.cfg")]);
     if (t === "naive") p = startProc("proxy-naive", PROXY_CPU, NODE, [...PROXY_NODE_FLAGS, path.join(RUN_DIR, "naive-proxy.mjs"), ...SCENARIOS.map((s) => `${portOf("naive", s)}=127.0.0.1:${s.upstreamPort}`)]);
-    if (t === "pilotfish") {
+    if (t === "pilotfish" || t === "pilotfish2") {
       const main = path.join(ROOT, "dist/cli/main.js");
       if (!fs.existsSync(main)) {
         st.startError = "dist/cli/main.js not built";
         continue;
       }
-      p = startProc("proxy-pilotfish", PROXY_CPU, NODE, [...PROXY_NODE_FLAGS, main, "sidecar", "-c", path.join(RUN_DIR, "pilotfish-bootstrap.yaml")]);
+      // The sidecar re-executes itself with its production V8 flags (src/cli/node-flags.ts);
+      // PROXY_NODE_FLAGS, when given, replaces them so that both Node proxies run alike.
+      const flagsEnv: Record<string, string> = PROXY_NODE_FLAGS.length > 0 ? { PILOTFISH_NODE_FLAGS: PROXY_NODE_FLAGS.join(" ") } : {};
+      const one = t === "pilotfish";
+      p = startProc(`proxy-${t}`, one ? PROXY_CPU : `${PROXY_CPU},${LOAD_CPU}`, NODE, [
+        main, "sidecar", "-c", path.join(RUN_DIR, `${t}-bootstrap.yaml`), "--concurrency", one ? "1" : "2",
+      ], flagsEnv);
     }
     if (!p) continue;
     st.pgids = [p.pid];
@@ -676,11 +694,67 @@ function usable(t: TargetId, s: Scenario): boolean {
   return !st.startError && st.gate[s.id]?.ok === true;
 }
 
+/** The issue's target table (#9): each figure for naive / nginx / HAProxy / Pilotfish, the target, and the gap. */
+function targetsTable(results: Results): string[] {
+  const sc = (id: ScenarioId): Scenario | undefined => SCENARIOS.find((s) => s.id === id);
+  const sat = (id: ScenarioId): Partial<Record<TargetId, Run[]>> => (sc(id) ? results[id].sat : {});
+  const rate = (id: ScenarioId): Partial<Record<TargetId, Run[]>> => (sc(id) ? results[id].rate : {});
+  const ok = (t: TargetId, id: ScenarioId): boolean => sc(id) !== undefined && state.has(t) && usable(t, sc(id)!);
+  const perCoreVsNginx = (t: TargetId, id: ScenarioId): number => (ok(t, id) ? ratioMedian(sat(id)[t], sat(id).nginx, perCore) : NaN);
+  const vsDirect = (t: TargetId, id: ScenarioId): number => (ok(t, id) ? ratioMedian(sat(id)[t], sat(id).direct, (r) => r.rps) : NaN);
+  const added = (t: TargetId, id: ScenarioId, f: (r: Run) => number): number => {
+    if (!ok(t, id)) return NaN;
+    const d = median((rate(id).direct ?? []).filter((r) => r.ok).map(f));
+    return median((rate(id)[t] ?? []).filter((r) => r.ok).map(f)) - d;
+  };
+  const AB: ScenarioId[] = ["A", "B"];
+  const addedCell = (t: TargetId): string =>
+    AB.filter((id) => sc(id) !== undefined)
+      .map((id) => `${id}: ${signed(added(t, id, (r) => r.p50))} / ${signed(added(t, id, (r) => r.p99))}`)
+      .join("; ") || "–";
+  const peakOf = (t: TargetId): number => {
+    const st = state.get(t);
+    const peaks = st ? Object.values(st.peakRss).filter((v): v is number => typeof v === "number") : [];
+    return peaks.length ? Math.max(...peaks) : NaN;
+  };
+  const rss = (t: TargetId): string => {
+    const st = state.get(t);
+    return st === undefined || st.startError ? "–" : `${f1(st.idleRss)} / ${f1(peakOf(t))}`;
+  };
+  const mark = (v: number, goal: number, higherIsBetter = true): string =>
+    !Number.isFinite(v) ? "not measured" : (higherIsBetter ? v >= goal : v <= goal) ? "**met**" : `missed by ${f2(Math.abs(v - goal))}`;
+  const cols: TargetId[] = ["naive", "nginx", "haproxy", "pilotfish"];
+  const row = (figure: string, cell: (t: TargetId) => string, target: string, verdict: string): string =>
+    `| ${figure} | ${cols.map((t) => (state.has(t) ? cell(t) : "–")).join(" | ")} | ${target} | ${verdict} |`;
+  const L = [
+    "## Targets (issue #9; ratios are medians of per-round ratios from this run)",
+    "",
+    `| figure | ${cols.map((t) => TARGET_LABEL[t]).join(" | ")} | target | Pilotfish vs target |`,
+    `|---|${cols.map(() => "---").join("|")}|---|---|`,
+  ];
+  for (const [id, what] of [["A", "h2c GET, 100 B"], ["B", "gRPC unary, fast upstream"]] as const) {
+    L.push(row(`${what}: req/s per proxy core ÷ nginx`, (t) => f2(perCoreVsNginx(t, id)), "≥ 1.0", mark(perCoreVsNginx("pilotfish", id), 1.0)));
+  }
+  L.push(row("gRPC unary, grpc-js upstream: req/s ÷ direct", (t) => f2(vsDirect(t, "C")), "≥ 0.9", mark(vsDirect("pilotfish", "C"), 0.9)));
+  const worst = (f: (r: Run) => number): number => Math.max(...AB.map((id) => added("pilotfish", id, f)).filter((x) => Number.isFinite(x)));
+  L.push(
+    row(`added p50 / p99 ms at ${RATE} req/s`, addedCell, "≤ +0.5 / +2", `p50 ${mark(worst((r) => r.p50), 0.5, false)}; p99 ${mark(worst((r) => r.p99), 2, false)}`),
+  );
+  L.push(row("RSS idle / under load, MiB", rss, "≤ 60 / 100", `idle ${mark(state.get("pilotfish")?.idleRss ?? NaN, 60, false)}; load ${mark(peakOf("pilotfish"), 100, false)}`));
+  const scale = AB.filter((id) => ok("pilotfish2", id) && ok("pilotfish", id)).map((id) => [id, ratioMedian(sat(id).pilotfish2, sat(id).pilotfish, (r) => r.rps)] as const);
+  const worstScale = scale.length ? Math.min(...scale.map(([, v]) => v)) : NaN;
+  L.push(`| 2 workers on 2 cores vs 1 worker, req/s | – | – | – | ${scale.map(([id, v]) => `${id}: ${f2(v)}`).join("; ") || "–"} | ≥ 1.7 | ${mark(worstScale, 1.7)} |`);
+  L.push("", "The 2-worker target has both CPUs, but h2load and the upstream also run on CPU 1, so its ratio understates what 2 free cores give.");
+  return L;
+}
+
 function report(results: Results, meta: Record<string, string>): string {
   const L: string[] = [];
   L.push(`# Pilotfish proxy benchmark — ${meta.date}`, "");
   for (const [k, v] of Object.entries(meta)) if (k !== "date") L.push(`- **${k}:** ${v}`);
   L.push("");
+
+  L.push(...targetsTable(results), "");
 
   // Summary
   const present = TARGETS.filter((t) => t !== "direct");

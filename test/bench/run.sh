@@ -15,6 +15,16 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 NODE="$ROOT/node_modules/.bin/node"
 
+# Install the reference proxies and the load generator when absent (Debian/Ubuntu; needs root or sudo).
+missing=()
+for pair in nginx:nginx haproxy:haproxy h2load:nghttp2-client; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
+if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null; then
+  echo "run.sh: installing ${missing[*]} with apt-get" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2 || true
+fi
 for tool in nginx haproxy h2load taskset ss; do
   command -v "$tool" >/dev/null || { echo "run.sh: '$tool' not found (apt-get install nginx haproxy nghttp2-client)" >&2; exit 2; }
 done

@@ -74,9 +74,12 @@ export async function startSidecar(bootstrap: string, opts: StartSidecarOptions 
   const file = join(dir, opts.fileName ?? "bootstrap.yaml");
   await writeFile(file, bootstrap);
 
+  // One in-process sidecar unless the test asks for workers (the CLI's default is one per core).
+  const extra = opts.extraArgs ?? [];
+  const concurrency = extra.includes("--concurrency") ? [] : ["--concurrency", "1"];
   // `--import tsx` resolves from the working directory: name the loader by path when it is elsewhere.
   const tsx = opts.cwd === undefined ? "tsx" : pathToFileURL(join(REPO_ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-  const proc = spawn(NODE_BIN, ["--import", tsx, CLI_MAIN, "sidecar", "-c", file, ...(opts.extraArgs ?? [])], {
+  const proc = spawn(NODE_BIN, ["--import", tsx, CLI_MAIN, "sidecar", "-c", file, ...concurrency, ...extra], {
     cwd: opts.cwd ?? REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...opts.env },
