@@ -4,12 +4,15 @@
 // Targets: direct (h2load -> upstream), nginx (grpc_pass), HAProxy (proto h2), a naive
 // node:http2 proxy (naive-proxy.ts) and the Pilotfish sidecar (dist/cli/main.js sidecar).
 // Scenarios: A h2c GET 100 B (nginx upstream), B gRPC unary vs a fake nginx gRPC upstream,
-// C gRPC unary vs a @grpc/grpc-js Echo server (echo-server.ts).
+// C gRPC unary vs a @grpc/grpc-js Echo server (echo-server.ts), D a gRPC server stream of
+// 4 x 1 MiB messages (static nginx upstream), E 1,000 concurrent idle gRPC streams held open
+// (idle-streams.ts against the grpc-js server).
 // Proxies run on CPU 0, upstreams + h2load (+ this script) on CPU 1.
 //
 // Environment: ROUNDS (3), DURATION (4 s), WARMUP (1 s), RATE (1000 req/s total),
 // CONNS (10), STREAMS (10), NOISE_MAX (25 = % of one core), NOISE_RETRIES (2),
-// TARGETS (comma list of direct,nginx,haproxy,naive,pilotfish), SCENARIOS (A,B,C),
+// TARGETS (comma list of direct,nginx,haproxy,naive,pilotfish), SCENARIOS (A,B,C,D,E),
+// IDLE_STREAMS (1000) / IDLE_CONNS (20) for E,
 // QUIET_WAIT (10 s), PROXY_NODE_FLAGS (extra node flags for naive + pilotfish), BENCH_TIMEOUT (2400 s),
 // BENCH_RUN_DIR (scratch dir; run.sh sets it), BENCH_BASE_PORT (18000).
 import { spawn, execFileSync } from "node:child_process";
@@ -45,25 +48,40 @@ const LOAD_CPU = "1";
 const CLK_TCK = 100;
 const FAKE_REPLY = "pilotfish fake grpc reply 0123456"; // 33 ASCII bytes
 const REQ_MESSAGE = "0123456789abcdef0123456789abcdef"; // 32 ASCII bytes -> 39-byte request file
+const STREAM_MESSAGES = 4; // scenario D: messages of 1 MiB per call
+const STREAM_CALL_BYTES = STREAM_MESSAGES * (5 + 1 + 3 + (1 << 20)); // gRPC prefix + tag + 3-byte varint + payload
+const IDLE_STREAMS = num("IDLE_STREAMS", 1000);
+const IDLE_CONNS = num("IDLE_CONNS", 20); // nginx allows 128 streams per connection, HAProxy 100
 
-type ScenarioId = "A" | "B" | "C";
+type ScenarioId = "A" | "B" | "C" | "D" | "E";
 type TargetId = "direct" | "nginx" | "haproxy" | "naive" | "pilotfish" | "pilotfish2";
 type Mode = "sat" | "rate";
 interface Scenario {
   id: ScenarioId;
   title: string;
   upstreamPort: number;
+  /** Offset of this scenario's listener from each proxy's base port. */
+  slot: number;
   path: string;
   grpc: boolean;
-  gate: "h2get" | "grpc-fake" | "grpc-echo";
+  gate: "h2get" | "grpc-fake" | "grpc-echo" | "grpc-stream" | "grpc-hold";
+  /** "load": h2load runs; "idle": idle-streams.ts holds IDLE_STREAMS streams open. */
+  kind: "load" | "idle";
+  /** Load modes run (saturation, fixed rate). */
+  modes: Mode[];
+  /** h2load -c / -m for this scenario. */
+  conns: number;
+  streams: number;
 }
 const SCENARIOS: Scenario[] = (
   [
-    { id: "A", title: "h2c GET, 100 B body, fast nginx upstream", upstreamPort: BASE + 1, path: "/", grpc: false, gate: "h2get" },
-    { id: "B", title: "gRPC unary, fast fake gRPC upstream (nginx static reply + grpc-status trailer)", upstreamPort: BASE + 2, path: "/echo.Echo/Echo", grpc: true, gate: "grpc-fake" },
-    { id: "C", title: "gRPC unary, @grpc/grpc-js Echo upstream", upstreamPort: BASE + 3, path: "/echo.Echo/Echo", grpc: true, gate: "grpc-echo" },
+    { id: "A", title: "h2c GET, 100 B body, fast nginx upstream", upstreamPort: BASE + 1, slot: 1, path: "/", grpc: false, gate: "h2get", kind: "load", modes: ["sat", "rate"], conns: CONNS, streams: STREAMS },
+    { id: "B", title: "gRPC unary, fast fake gRPC upstream (nginx static reply + grpc-status trailer)", upstreamPort: BASE + 2, slot: 2, path: "/echo.Echo/Echo", grpc: true, gate: "grpc-fake", kind: "load", modes: ["sat", "rate"], conns: CONNS, streams: STREAMS },
+    { id: "C", title: "gRPC unary, @grpc/grpc-js Echo upstream", upstreamPort: BASE + 3, slot: 3, path: "/echo.Echo/Echo", grpc: true, gate: "grpc-echo", kind: "load", modes: ["sat", "rate"], conns: CONNS, streams: STREAMS },
+    { id: "D", title: `gRPC server stream, ${STREAM_MESSAGES} × 1 MiB messages per call (nginx static upstream)`, upstreamPort: BASE + 4, slot: 4, path: "/echo.Echo/Stream", grpc: true, gate: "grpc-stream", kind: "load", modes: ["sat"], conns: 2, streams: 2 },
+    { id: "E", title: `${IDLE_STREAMS} concurrent idle gRPC streams (grpc-js upstream)`, upstreamPort: BASE + 3, slot: 5, path: "/echo.Echo/Hold", grpc: true, gate: "grpc-hold", kind: "idle", modes: [], conns: IDLE_CONNS, streams: IDLE_STREAMS / IDLE_CONNS },
   ] satisfies Scenario[]
-).filter((s) => (env.SCENARIOS ?? "A,B,C").split(",").includes(s.id));
+).filter((s) => (env.SCENARIOS ?? "A,B,C,D,E").split(",").includes(s.id));
 
 const TARGET_LABEL: Record<TargetId, string> = {
   direct: "direct",
@@ -85,7 +103,7 @@ const PROXY_BASE: Record<Exclude<TargetId, "direct">, number> = {
 const ADMIN_PORT = BASE + 1901;
 const ADMIN_PORT_2 = BASE + 1902;
 function portOf(t: TargetId, s: Scenario): number {
-  return t === "direct" ? s.upstreamPort : PROXY_BASE[t] + (s.upstreamPort - BASE);
+  return t === "direct" ? s.upstreamPort : PROXY_BASE[t] + s.slot;
 }
 
 // ---------------------------------------------------------------- processes
@@ -243,8 +261,13 @@ function selfTicks(): number {
 
 // ---------------------------------------------------------------- configs
 function writeFiles(): { reqBin: string } {
+  const varint = (n: number): number[] => {
+    const out: number[] = [];
+    for (; n >= 0x80; n >>>= 7) out.push((n & 0x7f) | 0x80);
+    return [...out, n];
+  };
   const frame = (msg: string): Buffer => {
-    const pb = Buffer.concat([Buffer.from([0x0a, msg.length]), Buffer.from(msg, "ascii")]);
+    const pb = Buffer.concat([Buffer.from([0x0a, ...varint(msg.length)]), Buffer.from(msg, "ascii")]);
     const hdr = Buffer.alloc(5);
     hdr.writeUInt32BE(pb.length, 1);
     return Buffer.concat([hdr, pb]);
@@ -256,6 +279,9 @@ function writeFiles(): { reqBin: string } {
   fs.writeFileSync(reqBin, frame(REQ_MESSAGE));
   fs.mkdirSync(path.join(RUN_DIR, "www"), { recursive: true });
   fs.writeFileSync(path.join(RUN_DIR, "www", "reply.bin"), frame(FAKE_REPLY));
+  const mib = frame("x".repeat(1 << 20));
+  if (mib.length * STREAM_MESSAGES !== STREAM_CALL_BYTES) throw new Error("stream frame size");
+  fs.writeFileSync(path.join(RUN_DIR, "www", "stream.bin"), Buffer.concat(Array.from({ length: STREAM_MESSAGES }, () => mib)));
 
   const common = (name: string): string => `
 worker_processes 1;
@@ -306,6 +332,23 @@ ${httpCommon("nginx-upstream")}
       etag off;
       add_trailer grpc-status 0;
       alias ${RUN_DIR}/www/reply.bin;
+    }
+  }
+  server {
+    listen 127.0.0.1:${BASE + 4} http2;
+    location = /_mirror { internal; return 204; }
+    location = /echo.Echo/Stream {
+      mirror /_mirror;
+      mirror_request_body on;
+      alias ${RUN_DIR}/www/stream.bin;
+      error_page 405 =200 /_stream.bin;
+    }
+    location = /_stream.bin {
+      internal;
+      default_type application/grpc;
+      etag off;
+      add_trailer grpc-status 0;
+      alias ${RUN_DIR}/www/stream.bin;
     }
   }
 }
@@ -406,7 +449,7 @@ const state = new Map<TargetId, TargetState>();
 let upstreamPgids: number[] = [];
 
 async function startAll(): Promise<void> {
-  for (const p of [...SCENARIOS.map((s) => s.upstreamPort), ...SCENARIOS.flatMap((s) => TARGETS.map((t) => portOf(t, s))), ADMIN_PORT, ADMIN_PORT_2]) {
+  for (const p of [...new Set(SCENARIOS.map((s) => s.upstreamPort)), ...SCENARIOS.flatMap((s) => TARGETS.map((t) => portOf(t, s))), ADMIN_PORT, ADMIN_PORT_2]) {
     if (!(await portFree(p))) throw new Error(`port ${p} is already in use (another bench running?)`);
   }
   for (const n of ["nginx-upstream", "nginx-proxy"]) {
@@ -414,7 +457,7 @@ async function startAll(): Promise<void> {
   }
   const up = startProc("upstream-nginx", LOAD_CPU, "nginx", ["-p", RUN_DIR, "-e", path.join(RUN_DIR, "nginx-upstream.err"), "-c", path.join(RUN_DIR, "nginx-upstream.conf")]);
   const ups = [up];
-  if (SCENARIOS.some((s) => s.id === "C")) ups.push(startProc("upstream-grpcjs", LOAD_CPU, NODE, [path.join(HERE, "echo-server.ts"), String(BASE + 3)]));
+  if (SCENARIOS.some((s) => s.id === "C" || s.id === "E")) ups.push(startProc("upstream-grpcjs", LOAD_CPU, NODE, [path.join(HERE, "echo-server.ts"), String(BASE + 3)]));
   for (const s of SCENARIOS) {
     if (!(await waitPort(s.upstreamPort, 15000))) throw new Error(`upstream for ${s.id} did not start: ${ups.map((p) => tail(p.log)).join(" / ")}`);
   }
@@ -526,7 +569,7 @@ function countUpstreamConns(port: number, pids: Set<number>): number {
 async function loadOnce(s: Scenario, t: TargetId, mode: Mode, round: number, reqBin: string): Promise<Run> {
   const st = state.get(t)!;
   const logFile = path.join(RUN_DIR, `h2load-${s.id}-${t}-${mode}-${round}.log`);
-  const args = ["-c", LOAD_CPU, "h2load", "-t", "1", "-c", String(CONNS), "-m", String(STREAMS), "-D", String(DURATION), "--warm-up-time", String(WARMUP), "--log-file", logFile];
+  const args = ["-c", LOAD_CPU, "h2load", "-t", "1", "-c", String(s.conns), "-m", String(s.streams), "-D", String(DURATION), "--warm-up-time", String(WARMUP), "--log-file", logFile];
   if (mode === "rate") args.push("--rps", String(RATE / CONNS));
   if (s.grpc) args.push("-d", reqBin, "-H", "content-type: application/grpc", "-H", "te: trailers");
   args.push(`http://127.0.0.1:${portOf(t, s)}${s.path}`);
@@ -619,6 +662,90 @@ async function loadOnce(s: Scenario, t: TargetId, mode: Mode, round: number, req
   return run;
 }
 
+// ---------------------------------------------------------------- scenario E: idle streams
+interface IdleRun {
+  round: number;
+  ok: boolean;
+  error?: string;
+  opened: number;
+  openMs: number; // until every stream had its response headers
+  endedEarly: number; // streams that ended before the client cancelled them
+  rssBefore: number | null;
+  rssHeld: number | null; // max while held
+  rssAfter: number | null; // 1 s after the client cancelled everything
+  proxyCpu: number | null; // % of one core while the streams sat idle
+  foreign: number;
+}
+
+async function idleOnce(s: Scenario, t: TargetId, round: number): Promise<IdleRun> {
+  const st = state.get(t)!;
+  const proxyPids = st.pgids.flatMap(groupPids);
+  const rss = (): number | null => (proxyPids.length ? rssMiB(proxyPids) : null);
+  const run: IdleRun = { round, ok: false, opened: 0, openMs: NaN, endedEarly: 0, rssBefore: rss(), rssHeld: null, rssAfter: null, proxyCpu: null, foreign: 0 };
+  const c = spawn("taskset", ["-c", LOAD_CPU, NODE, path.join(HERE, "idle-streams.ts"), String(portOf(t, s)), String(s.conns), String(s.streams)], {
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+  });
+  const lines: string[] = [];
+  let waiter: (() => void) | undefined;
+  let buf = "";
+  c.stdout.on("data", (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      waiter?.();
+    }
+  });
+  let stderr = "";
+  c.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((r) => c.on("exit", () => r()));
+  const killer = setTimeout(() => killGroup(c.pid ?? 0, "SIGKILL"), (DURATION + 60) * 1000);
+  const nextLine = async (): Promise<string | undefined> => {
+    while (lines.length === 0) {
+      const more = new Promise<void>((r) => (waiter = r));
+      if ((await Promise.race([more.then(() => "line"), exited.then(() => "exit")])) === "exit" && lines.length === 0) return undefined;
+    }
+    return lines.shift();
+  };
+  try {
+    const first = await nextLine();
+    const ready = first && /^READY (\d+)/.exec(first);
+    if (!ready) {
+      run.error = `${first ?? "client exited"} ${stderr.trim().split("\n").slice(-1)[0] ?? ""}`.trim();
+      return run;
+    }
+    run.openMs = Number(ready[1]);
+    await sleep(1000); // let the open burst's garbage settle before the idle window
+    const cpu0 = readCpu();
+    const ours0 = selfTicks() + ticksOf(ourPids());
+    const p0 = ticksOf(proxyPids);
+    const t0 = performance.now();
+    let held = rss() ?? 0;
+    for (let i = 0; i < DURATION * 4; i++) {
+      await sleep(250);
+      held = Math.max(held, rss() ?? 0);
+    }
+    const wall = (performance.now() - t0) / 1000;
+    run.proxyCpu = proxyPids.length ? ((ticksOf(proxyPids) - p0) / (wall * CLK_TCK)) * 100 : null;
+    run.foreign = Math.max(0, ((readCpu().busy - cpu0.busy - (selfTicks() + ticksOf(ourPids()) - ours0)) / (wall * CLK_TCK)) * 100);
+    run.rssHeld = proxyPids.length ? held : null;
+    c.stdin.write("close\n");
+    const last = await nextLine();
+    const res = JSON.parse(last ?? "{}") as { opened?: number; ended_early?: number };
+    run.opened = res.opened ?? 0;
+    run.endedEarly = res.ended_early ?? 0;
+    await sleep(1000);
+    run.rssAfter = rss();
+    run.ok = run.opened === IDLE_STREAMS && run.endedEarly === 0;
+    if (!run.ok) run.error = `${run.opened} opened, ${run.endedEarly} ended before the client closed them`;
+    return run;
+  } finally {
+    clearTimeout(killer);
+    killGroup(c.pid ?? 0, "SIGKILL");
+  }
+}
+
 function ourPids(): number[] {
   return [...upstreamPgids, ...[...state.values()].flatMap((x) => x.pgids)].flatMap(groupPids);
 }
@@ -676,6 +803,7 @@ const f2 = (x: number | null | undefined): string => (x === null || x === undefi
 const signed = (x: number): string => (Number.isFinite(x) ? (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(2) : "–");
 
 type Results = Record<ScenarioId, Record<Mode, Partial<Record<TargetId, Run[]>>>>;
+const idleResults: Partial<Record<TargetId, IdleRun[]>> = {};
 
 function perCore(r: Run): number {
   return r.proxyCpu && r.proxyCpu > 0 ? r.rps / (r.proxyCpu / 100) : NaN;
@@ -744,7 +872,46 @@ function targetsTable(results: Results): string[] {
   const scale = AB.filter((id) => ok("pilotfish2", id) && ok("pilotfish", id)).map((id) => [id, ratioMedian(sat(id).pilotfish2, sat(id).pilotfish, (r) => r.rps)] as const);
   const worstScale = scale.length ? Math.min(...scale.map(([, v]) => v)) : NaN;
   L.push(`| 2 workers on 2 cores vs 1 worker, req/s | – | – | – | ${scale.map(([id, v]) => `${id}: ${f2(v)}`).join("; ") || "–"} | ≥ 1.7 | ${mark(worstScale, 1.7)} |`);
+  // The issue names these two scenarios without a target: shown for comparison, not judged.
+  const mibps = (r: Run): number => (r.rps * STREAM_CALL_BYTES) / 2 ** 20;
+  if (sc("D")) {
+    const cell = (t: TargetId): string =>
+      ok(t, "D") ? `${f0(median((sat("D")[t] ?? []).filter((r) => r.ok).map(mibps)))} MiB/s (${f2(perCoreVsNginx(t, "D"))})` : "–";
+    L.push(row(`server stream, 1 MiB messages: MiB/s (per proxy core ÷ nginx); direct ${f0(median((sat("D").direct ?? []).filter((r) => r.ok).map(mibps)))} MiB/s`, cell, "none set", "–"));
+  }
+  if (sc("E")) {
+    const cell = (t: TargetId): string => {
+      const rs = (idleResults[t] ?? []).filter((r) => r.ok);
+      if (!ok(t, "E") || !rs.length) return ok(t, "E") ? "failed" : "–";
+      return `+${f1(median(rs.map((r) => (r.rssHeld ?? NaN) - (r.rssBefore ?? NaN))))} MiB, ${f1(median(rs.map((r) => r.proxyCpu ?? NaN)))} %`;
+    };
+    L.push(row(`${IDLE_STREAMS} idle streams held: RSS added / proxy CPU while idle`, cell, "none set", "–"));
+  }
   L.push("", "The 2-worker target has both CPUs, but h2load and the upstream also run on CPU 1, so its ratio understates what 2 free cores give.");
+  return L;
+}
+
+function idleTable(s: Scenario): string[] {
+  const L = [
+    `${IDLE_STREAMS} streams on ${s.conns} connections (\`idle-streams.ts\`), each a bidi call that sent only its headers and got the upstream's; held ${DURATION} s, then cancelled. Medians of ${ROUNDS} rounds.`,
+    "",
+    "| target | opened | open ms | RSS before, MiB | RSS held | RSS after cancel | added per stream, KiB | proxy CPU % while idle | ended early | foreign CPU % | errors |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const t of TARGETS) {
+    if (!usable(t, s)) {
+      L.push(`| ${TARGET_LABEL[t]} | **FAILED** (${state.get(t)!.startError ?? state.get(t)!.gate[s.id]?.detail ?? ""}) ||||||||||`);
+      continue;
+    }
+    const all = idleResults[t] ?? [];
+    const rs = all.filter((r) => r.ok);
+    const m = (f: (r: IdleRun) => number | null): number => median(rs.map((r) => f(r) ?? NaN));
+    const added = m((r) => (r.rssHeld ?? NaN) - (r.rssBefore ?? NaN));
+    const errs = all.filter((r) => !r.ok).map((r) => `r${r.round}: ${r.error}`);
+    L.push(
+      `| ${TARGET_LABEL[t]} | ${f0(m((r) => r.opened))} | ${f0(m((r) => r.openMs))} | ${f1(m((r) => r.rssBefore))} | ${f1(m((r) => r.rssHeld))} | ${f1(m((r) => r.rssAfter))} | ${f1((added * 1024) / IDLE_STREAMS)} | ${f1(m((r) => r.proxyCpu))} | ${f0(m((r) => r.endedEarly))} | ${f0(median(all.map((r) => r.foreign)))} | ${errs.length ? errs.join("; ") : "0"} |`,
+    );
+  }
   return L;
 }
 
@@ -762,7 +929,7 @@ function report(results: Results, meta: Record<string, string>): string {
   L.push(`## Summary (saturation, -c ${CONNS} -m ${STREAMS}; median req/s, in brackets per proxy core)`, "");
   L.push(`| scenario | ${TARGETS.map((t) => TARGET_LABEL[t]).join(" | ")} | ${TARGET_LABEL[mainT]} ÷ nginx, req/s | ${TARGET_LABEL[mainT]} ÷ HAProxy, per core |${mainT === "pilotfish" ? " Pilotfish ÷ naive, req/s |" : ""}`);
   L.push(`|---|${TARGETS.map(() => "---").join("|")}|---|---|${mainT === "pilotfish" ? "---|" : ""}`);
-  for (const s of SCENARIOS) {
+  for (const s of SCENARIOS.filter((x) => x.kind === "load")) {
     const row = results[s.id].sat;
     const cells = TARGETS.map((t) => {
       if (!usable(t, s)) return "FAILED";
@@ -779,7 +946,7 @@ function report(results: Results, meta: Record<string, string>): string {
   L.push(`Added latency at a fixed ${RATE} req/s (target median minus direct median, ms, +p50 / +p99):`, "");
   L.push(`| scenario | direct p50 / p99 | ${present.map((t) => TARGET_LABEL[t]).join(" | ")} |`);
   L.push(`|---|---|${present.map(() => "---").join("|")}|`);
-  for (const s of SCENARIOS) {
+  for (const s of SCENARIOS.filter((x) => x.modes.includes("rate"))) {
     const row = results[s.id].rate;
     const d = row.direct?.filter((r) => r.ok) ?? [];
     const d50 = median(d.map((r) => r.p50));
@@ -820,7 +987,12 @@ function report(results: Results, meta: Record<string, string>): string {
   // Details per scenario
   for (const s of SCENARIOS) {
     L.push(`## ${s.id} — ${s.title}`, "");
-    L.push(`Saturation (h2load -c ${CONNS} -m ${STREAMS}, ${DURATION} s + ${WARMUP} s warm-up, medians of ${ROUNDS} rounds):`, "");
+    if (s.kind === "idle") {
+      L.push(...idleTable(s), "");
+      continue;
+    }
+    if (s.id === "D") L.push(`Each request is one call of ${STREAM_MESSAGES} messages (${f1(STREAM_CALL_BYTES / 2 ** 20)} MiB on the wire), so MiB/s = req/s × ${f1(STREAM_CALL_BYTES / 2 ** 20)}.`, "");
+    L.push(`Saturation (h2load -c ${s.conns} -m ${s.streams}, ${DURATION} s + ${WARMUP} s warm-up, medians of ${ROUNDS} rounds):`, "");
     L.push("| target | req/s | each round | x direct | x nginx | p50 ms | p99 ms | proxy CPU % | req/s per proxy core | per core x nginx | upstream conns | CPU 1 busy % | foreign CPU % (max) | errors |");
     L.push("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     const sat = results[s.id].sat;
@@ -837,6 +1009,7 @@ function report(results: Results, meta: Record<string, string>): string {
       );
     }
     L.push("");
+    if (!s.modes.includes("rate")) continue;
     L.push(`Fixed rate ${RATE} req/s (h2load --rps ${RATE / CONNS} × ${CONNS} connections):`, "");
     L.push("| target | achieved req/s | p50 ms | p99 ms | p99.9 ms | +p50 vs direct | +p99 vs direct | p50 x nginx | p99 x nginx | proxy CPU % | foreign CPU % (max) | errors |");
     L.push("|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -886,7 +1059,25 @@ async function main(): Promise<void> {
   let timedOut = false;
   outer: for (let round = 1; round <= ROUNDS; round++) {
     for (const s of SCENARIOS) {
-      for (const mode of ["sat", "rate"] as const) {
+      if (s.kind === "idle") {
+        const order = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length]).filter((t) => usable(t, s));
+        for (const t of order) {
+          if (Date.now() > DEADLINE) {
+            timedOut = true;
+            break outer;
+          }
+          const r = await idleOnce(s, t, round);
+          (idleResults[t] ??= []).push(r);
+          const st = state.get(t)!;
+          if (r.rssHeld !== null) st.peakRss[s.id] = Math.max(st.peakRss[s.id] ?? 0, r.rssHeld);
+          log(
+            `round ${round} ${s.id} idle ${t.padEnd(9)} ${r.ok ? "" : `ERROR ${r.error} `}opened ${r.opened} in ${f0(r.openMs)} ms, RSS ${f1(r.rssBefore)} -> ${f1(r.rssHeld)} -> ${f1(r.rssAfter)} MiB, proxyCPU ${f1(r.proxyCpu)}% foreign ${f0(r.foreign)}%`,
+          );
+          await sleep(300);
+        }
+        continue;
+      }
+      for (const mode of s.modes) {
         // Rotate the visiting order every round, so slow phases of the host hit all targets.
         const order = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length]).filter((t) => usable(t, s));
         for (const t of order) {

@@ -3,6 +3,8 @@
 // Echo(EchoRequest{message}) -> EchoReply{message}. A request whose message is
 // "fail" is answered with INVALID_ARGUMENT (a trailers-only response), so the
 // harness can check that proxies forward gRPC error statuses.
+// Stream sends 4 messages of 1 MiB; Hold (scenario E) answers with headers at once and then
+// holds the stream, idle, until the client cancels or half-closes.
 import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
 import path from "node:path";
@@ -23,6 +25,16 @@ server.addService(pkg.echo.Echo.service, {
       return;
     }
     cb(null, { message: call.request.message });
+  },
+  Stream: (call: grpc.ServerWritableStream<{ message: string }, { message: string }>) => {
+    const mib = "x".repeat(1 << 20);
+    for (let i = 0; i < 4; i++) call.write({ message: mib });
+    call.end();
+  },
+  Hold: (call: grpc.ServerDuplexStream<{ message: string }, { message: string }>) => {
+    call.sendMetadata(new grpc.Metadata());
+    call.on("end", () => call.end());
+    call.on("error", () => undefined); // cancelled by the client: nothing to do
   },
 });
 server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) => {
