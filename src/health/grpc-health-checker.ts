@@ -5,7 +5,8 @@
  * HealthCheckResponse {ServingStatus status = 1} where SERVING = 1.
  */
 import type { UpstreamTls } from "../upstream/upstream-tls.js";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
+import { grpcJs } from "../common/lazy-require.js";
 import type { Host } from "../upstream/host.js";
 import type { CheckVerdict, ProtocolChecker } from "./checker.js";
 
@@ -82,7 +83,7 @@ export class GrpcHealthChecker implements ProtocolChecker {
 
   check(host: Host, timeoutMs: number): Promise<CheckVerdict> {
     const client = this.client(host);
-    const md = new grpc.Metadata();
+    const md = new (grpcJs().Metadata)();
     for (const h of this.metadata) md.add(h.name, h.value);
     return new Promise<CheckVerdict>((resolve) => {
       client.makeUnaryRequest<Buffer, Buffer>(
@@ -97,7 +98,7 @@ export class GrpcHealthChecker implements ProtocolChecker {
           if (err !== null) {
             // The server answered with a status (e.g. NOT_FOUND for an unknown service): an explicit
             // failure. UNAVAILABLE and DEADLINE_EXCEEDED are what an unreachable host looks like.
-            const network = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED || err.code === grpc.status.CANCELLED;
+            const network = err.code === grpcJs().status.UNAVAILABLE || err.code === grpcJs().status.DEADLINE_EXCEEDED || err.code === grpcJs().status.CANCELLED;
             resolve(network ? "network" : "active");
             return;
           }
@@ -110,8 +111,8 @@ export class GrpcHealthChecker implements ProtocolChecker {
   private client(host: Host): grpc.Client {
     let c = this.clients.get(host);
     if (c === undefined) {
-      const creds = this.tls === undefined ? grpc.credentials.createInsecure() : (this.tls.grpcCredentials() ?? grpc.credentials.createInsecure());
-      c = new grpc.Client(host.key, creds, {
+      const creds = this.tls === undefined ? grpcJs().credentials.createInsecure() : (this.tls.grpcCredentials() ?? grpcJs().credentials.createInsecure());
+      c = new (grpcJs().Client)(host.key, creds, {
         "grpc.default_authority": this.authority,
         "grpc.initial_reconnect_backoff_ms": Math.min(1000, this.maxBackoffMs),
         "grpc.max_reconnect_backoff_ms": this.maxBackoffMs,

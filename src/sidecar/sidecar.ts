@@ -14,7 +14,8 @@ import { ClusterManager } from "../upstream/cluster-manager.js";
 import { firstEndpointTarget } from "../upstream/dns-cluster.js";
 import type { Cluster } from "../upstream/cluster.js";
 import { adminPort, startAdminServer, type AdminTarget } from "../admin/admin-server.js";
-import { AdsClient } from "../xds/ads-client.js";
+import { adsClientModule } from "../common/lazy-require.js";
+import type { AdsClient } from "../xds/ads-client.js";
 import { TypeUrl } from "../xds/type-urls.js";
 import { DynamicConfig, type ListenerHost } from "./dynamic-config.js";
 import { configDump } from "./config-dump.js";
@@ -126,8 +127,7 @@ export class Sidecar implements ListenerHost {
     if (dyn.lds) wildcard.push(TypeUrl.LISTENER);
     const config = new DynamicConfig(this.clusters, this, new Set(this.bootstrap.clusters.map((c) => c.name)), this.log, wildcard);
     this.dynamic = config;
-    config.startInitTimer(dyn.initialFetchTimeoutMs ?? 15_000);
-    this.ads = new AdsClient(
+    this.ads = new (adsClientModule().AdsClient)(
       {
         // Every endpoint of the xDS cluster (replicas), read at each reconnect: the client fails over in turn.
         // A DNS cluster has no hosts before its first answer: then give gRPC the name, it resolves it itself.
@@ -143,6 +143,8 @@ export class Sidecar implements ListenerHost {
       wildcard,
     );
     config.attach(this.ads);
+    // After the client exists: loading it (grpc-js, first use) must not eat into the timeout.
+    config.startInitTimer(dyn.initialFetchTimeoutMs ?? 15_000);
     this.ads.start();
   }
 

@@ -8,7 +8,8 @@ import type { AccessLogConfig, HttpConnectionManagerConfig, TracingConfig } from
 import type { StatsStore } from "../stats/stats-store.js";
 import { AccessLogger, openSink, type AccessLogSink } from "./access-log.js";
 import type { RequestRecord } from "./request-record.js";
-import { HttpTracer, TracingPipeline, tracingEnv, type RequestTrace } from "./tracing.js";
+import { tracingModule as tracing } from "../common/lazy-require.js";
+import type { HttpTracer, RequestTrace, TracingPipeline } from "./tracing.js";
 
 export type { RequestTrace } from "./tracing.js";
 export type { RequestRecord } from "./request-record.js";
@@ -65,11 +66,12 @@ export class Telemetry {
 
   private tracer(cfg: TracingConfig): HttpTracer | undefined {
     if (this.pipeline === undefined) {
-      const env = tracingEnv(this.env, this.node);
+      const t = tracing();
+      const env = t.tracingEnv(this.env, this.node);
       if (env.disabled) return undefined;
-      this.pipeline = new TracingPipeline(env, this.stats);
+      this.pipeline = new t.TracingPipeline(env, this.stats);
     }
-    return new HttpTracer(this.pipeline, cfg);
+    return new (tracing().HttpTracer)(this.pipeline, cfg);
   }
 
   private sink(cfg: AccessLogConfig): AccessLogSink | undefined {

@@ -5,7 +5,8 @@
  * by those matchers only (Envoy: the matchers replace hostname verification; without them only the
  * chain is checked; without trusted_ca nothing is). Outcomes land in `cluster.<name>.ssl.*`.
  */
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
+import { grpcJs } from "../common/lazy-require.js";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { UpstreamTlsConfig } from "../config/model.js";
@@ -75,7 +76,7 @@ export class UpstreamTls {
    */
   grpcCredentials(): grpc.ChannelCredentials | undefined {
     const current = this.material.current;
-    return current === undefined ? undefined : grpc.credentials.createFromSecureContext(current.context, this.verify);
+    return current === undefined ? undefined : grpcJs().credentials.createFromSecureContext(current.context, this.verify);
   }
 
   /** Calls `fn` when new certificate material is in force. */
