@@ -7,79 +7,28 @@
  * context value), stream records are pooled, and all frames of one event-loop turn leave in one
  * socket write.
  */
-import { EventEmitter } from "node:events";
 import net from "node:net";
 import {
   DEFAULT_MAX_FRAME,
   DEFAULT_WINDOW,
   ErrorCode,
   Flag,
-  FRAME_HEADER,
   FrameType,
-  FrameWriter,
   MAX_WINDOW,
   PREFACE,
   Setting,
 } from "./frames.js";
+import { FrameConnection } from "./connection.js";
 import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.js";
+import { EMPTY, NO_HEADERS, RawH2Error, Stream, type RawH2Options, type ResponseCallback } from "./types.js";
 
-export class RawH2Error extends Error {
-  constructor(
-    message: string,
-    /** HTTP/2 error code (RST_STREAM or GOAWAY), or -1 for a socket failure. */
-    readonly code: number,
-    /** True when the server never processed the stream (GOAWAY above its id, REFUSED_STREAM). */
-    readonly retryable = false,
-  ) {
-    super(message);
-  }
-}
+export { RawH2Error, type RawH2Options, type ResponseCallback } from "./types.js";
 
-export type ResponseCallback = (
-  err: RawH2Error | null,
-  status: number,
-  headers: Record<string, string>,
-  body: Buffer,
-  trailers: Record<string, string> | null,
-  ctx: unknown,
-) => void;
-
-export interface RawH2Options {
-  host?: string;
-  port: number;
-  /** Our receive window per stream and (as a target) for the connection; default 65 535. */
-  windowSize?: number;
-}
-
-const EMPTY = Buffer.alloc(0);
-const NO_HEADERS: Record<string, string> = Object.freeze({});
-
-class Stream {
-  id = 0;
-  cb: ResponseCallback | null = null;
-  ctx: unknown = null;
-  reqHeaders: Record<string, string> | null = null;
-  body: Buffer = EMPTY;
-  sent = 0;
-  sendWindow = 0;
-  recvWindow = 0;
-  recvUnacked = 0;
-  status = 0;
-  headers: Record<string, string> = NO_HEADERS;
-  trailers: Record<string, string> | null = null;
-  chunks: Buffer[] = [];
-  bodyLen = 0;
-  blocked = false;
-}
-
-export class RawH2Client extends EventEmitter {
+export class RawH2Client extends FrameConnection {
   readonly socket: net.Socket;
   /** Resolves on the server's first SETTINGS frame. */
   readonly ready: Promise<void>;
   private resolveReady!: () => void;
-  private readonly out = new FrameWriter();
-  private flushScheduled = false;
-  private readonly flushFn = (): void => this.flush();
   private readonly enc = new HpackEncoder();
   private readonly dec = new HpackDecoder();
   private readonly streams = new Map<number, Stream>();
@@ -87,7 +36,6 @@ export class RawH2Client extends EventEmitter {
   private readonly pending: Stream[] = [];
   private blocked: Stream[] = [];
   private nextId = 1;
-  private rest: Buffer | null = null;
   // Peer settings; until its SETTINGS arrive the RFC defaults apply.
   // 100 is only a guess until the first SETTINGS, which starts from "unlimited" (§6.5.2).
   private peerMaxConcurrent = 100;
@@ -97,12 +45,7 @@ export class RawH2Client extends EventEmitter {
   private connSendWindow = DEFAULT_WINDOW;
   private readonly localWindow: number;
   private connRecvUnacked = 0;
-  // A header block split over HEADERS + CONTINUATION; nothing else may interleave (§6.10).
-  private contId = 0;
-  private contEndStream = false;
-  private contParts: Buffer[] = [];
   private goawayReceived = false;
-  private closed = false;
   private readonly authority: string;
 
   constructor(opts: RawH2Options) {
@@ -174,18 +117,6 @@ export class RawH2Client extends EventEmitter {
     this.scheduleFlush();
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushFn);
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.out.len === 0 || this.socket.destroyed) return;
-    this.socket.write(this.out.take());
-  }
-
   private start(s: Stream): void {
     const id = this.nextId;
     this.nextId += 2;
@@ -250,94 +181,7 @@ export class RawH2Client extends EventEmitter {
     }
   }
 
-  private onData(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.rest !== null) {
-      buf = Buffer.concat([this.rest, chunk]);
-      this.rest = null;
-    }
-    let off = 0;
-    while (buf.length - off >= FRAME_HEADER) {
-      const len = (buf[off] << 16) | (buf[off + 1] << 8) | buf[off + 2];
-      if (len > DEFAULT_MAX_FRAME) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "frame larger than SETTINGS_MAX_FRAME_SIZE");
-      if (buf.length - off - FRAME_HEADER < len) break;
-      const type = buf[off + 3];
-      const flags = buf[off + 4];
-      const id = buf.readUInt32BE(off + 5) & MAX_WINDOW;
-      this.onFrame(type, flags, id, buf, off + FRAME_HEADER, off + FRAME_HEADER + len);
-      if (this.closed) return;
-      off += FRAME_HEADER + len;
-    }
-    if (off < buf.length) this.rest = buf.subarray(off);
-  }
-
-  private onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (this.contId !== 0 && type !== FrameType.CONTINUATION) {
-      return this.connError(ErrorCode.PROTOCOL_ERROR, "frame interleaved in a header block");
-    }
-    switch (type) {
-      case FrameType.DATA:
-        return this.onDataFrame(flags, id, buf, start, end);
-      case FrameType.HEADERS:
-        return this.onHeaders(flags, id, buf, start, end);
-      case FrameType.CONTINUATION:
-        if (id !== this.contId || id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
-        this.contParts.push(buf.subarray(start, end));
-        if ((flags & Flag.END_HEADERS) !== 0) {
-          const block = Buffer.concat(this.contParts);
-          this.contParts = [];
-          this.contId = 0;
-          this.onHeaderBlock(id, block, this.contEndStream);
-        }
-        return;
-      case FrameType.RST_STREAM:
-        if (end - start !== 4) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM length");
-        if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
-        return this.onReset(id, buf.readUInt32BE(start));
-      case FrameType.SETTINGS:
-        return this.onSettings(flags, id, buf, start, end);
-      case FrameType.PUSH_PROMISE:
-        return this.connError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE with push disabled");
-      case FrameType.PING:
-        if (end - start !== 8) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "PING length");
-        if (id !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
-        if ((flags & Flag.ACK) === 0) {
-          this.out.header(8, FrameType.PING, Flag.ACK, 0);
-          this.out.bytes(buf, start, end);
-          this.scheduleFlush();
-        }
-        return;
-      case FrameType.GOAWAY:
-        if (end - start < 8) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY length");
-        return this.onGoaway(buf.readUInt32BE(start) & MAX_WINDOW, buf.readUInt32BE(start + 4));
-      case FrameType.WINDOW_UPDATE:
-        if (end - start !== 4) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE length");
-        return this.onWindowUpdate(id, buf.readUInt32BE(start) & MAX_WINDOW);
-      default:
-        // PRIORITY and unknown frame types are ignored (§5.5, RFC 9113 deprecates priority).
-        return;
-    }
-  }
-
-  private onHeaders(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
-    let s = start;
-    let e = end;
-    if ((flags & Flag.PADDED) !== 0) {
-      const pad = buf[s++];
-      e -= pad;
-    }
-    if ((flags & Flag.PRIORITY) !== 0) s += 5;
-    if (s > e) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding exceeds payload");
-    const fragment = buf.subarray(s, e);
-    const endStream = (flags & Flag.END_STREAM) !== 0;
-    if ((flags & Flag.END_HEADERS) !== 0) return this.onHeaderBlock(id, fragment, endStream);
-    this.contId = id;
-    this.contEndStream = endStream;
-    this.contParts.push(fragment);
-  }
-
-  private onHeaderBlock(id: number, block: Buffer, endStream: boolean): void {
+  protected onHeaderBlock(id: number, block: Buffer, endStream: boolean): void {
     const s = this.streams.get(id);
     const target: Record<string, string> = {};
     let status: number;
@@ -368,7 +212,7 @@ export class RawH2Client extends EventEmitter {
     if (endStream) this.complete(s);
   }
 
-  private onDataFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+  protected onDataFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
     const flowLen = end - start;
     // The whole frame (padding included) counts against the connection window even when the stream
@@ -410,7 +254,7 @@ export class RawH2Client extends EventEmitter {
     }
   }
 
-  private onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+  protected onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (id !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
     if ((flags & Flag.ACK) !== 0) {
       if (end !== start) this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
@@ -454,7 +298,7 @@ export class RawH2Client extends EventEmitter {
     this.startPending();
   }
 
-  private onWindowUpdate(id: number, inc: number): void {
+  protected onWindowUpdate(id: number, inc: number): void {
     if (id === 0) {
       if (inc === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
       this.connSendWindow += inc;
@@ -469,13 +313,13 @@ export class RawH2Client extends EventEmitter {
     if (s.blocked) this.pumpBlocked();
   }
 
-  private onReset(id: number, code: number): void {
+  protected onReset(id: number, code: number): void {
     const s = this.streams.get(id);
     if (s === undefined) return;
     this.finish(s, new RawH2Error(`stream reset by peer, code ${code}`, code, code === ErrorCode.REFUSED_STREAM));
   }
 
-  private onGoaway(lastId: number, code: number): void {
+  protected onGoaway(lastId: number, code: number): void {
     this.goawayReceived = true;
     this.emit("goaway", code, lastId);
     for (const s of [...this.streams.values()]) {
@@ -500,12 +344,6 @@ export class RawH2Client extends EventEmitter {
   private streamError(s: Stream, code: number, msg: string): void {
     this.writeReset(s.id, code);
     this.finish(s, new RawH2Error(msg, code));
-  }
-
-  private writeReset(id: number, code: number): void {
-    this.out.header(4, FrameType.RST_STREAM, 0, id);
-    this.out.u32(code);
-    this.scheduleFlush();
   }
 
   private finish(s: Stream, err: RawH2Error | null): void {
@@ -533,15 +371,7 @@ export class RawH2Client extends EventEmitter {
     }
   }
 
-  private writeGoaway(code: number): void {
-    // We never accept server-initiated streams, so the last processed peer stream is 0.
-    this.out.header(8, FrameType.GOAWAY, 0, 0);
-    this.out.u32(0);
-    this.out.u32(code);
-    this.scheduleFlush();
-  }
-
-  private connError(code: number, msg: string): void {
+  protected connError(code: number, msg: string): void {
     if (this.closed) return;
     this.writeGoaway(code);
     this.flush();
