@@ -32,11 +32,13 @@ export abstract class FrameConnection extends EventEmitter {
     this.flushScheduled = true;
     setImmediate(this.flushFn);
   }
+
   protected flush(): void {
     this.flushScheduled = false;
     if (this.out.len === 0 || this.socket.destroyed) return;
     this.socket.write(this.out.take());
   }
+
   protected onData(chunk: Buffer): void {
     let buf = chunk;
     if (this.rest !== null) {
@@ -57,6 +59,7 @@ export abstract class FrameConnection extends EventEmitter {
     }
     if (off < buf.length) this.rest = buf.subarray(off);
   }
+
   protected onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (this.contId !== 0 && type !== FrameType.CONTINUATION) {
       return this.connError(ErrorCode.PROTOCOL_ERROR, "frame interleaved in a header block");
@@ -104,6 +107,7 @@ export abstract class FrameConnection extends EventEmitter {
         return;
     }
   }
+
   protected onHeaders(flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
     let s = start;
@@ -121,11 +125,13 @@ export abstract class FrameConnection extends EventEmitter {
     this.contEndStream = endStream;
     this.contParts.push(fragment);
   }
+
   protected writeReset(id: number, code: number): void {
     this.out.header(4, FrameType.RST_STREAM, 0, id);
     this.out.u32(code);
     this.scheduleFlush();
   }
+
   protected writeGoaway(code: number): void {
     // We never accept server-initiated streams, so the last processed peer stream is 0.
     this.out.header(8, FrameType.GOAWAY, 0, 0);
