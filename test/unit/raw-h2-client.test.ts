@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { RawH2Client, RawH2Error } from "../bench/raw-h2/raw-h2-client.js";
 
@@ -46,6 +46,10 @@ function handler(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHea
       stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0", "grpc-message": "OK" }));
       stream.end(Buffer.concat(parts));
     });
+  } else if (path === "/big-headers") {
+    // 40 KiB of header value: nghttp2 has to send HEADERS + CONTINUATION frames (16 KiB max frame).
+    stream.respond({ ":status": 200, "x-big": "b".repeat(40 * 1024) });
+    stream.end("ok");
   } else if (path === "/reset") {
     // node:http2 also reports the reset it sends as an error on its own stream object.
     stream.on("error", () => {});
@@ -140,6 +144,55 @@ void describe("raw HTTP/2 client", () => {
     replies.forEach((r, i) => assert.equal(r.body.toString(), `req-${i}`));
     assert.equal(sessions.size >= 1, true);
     c.close();
+  });
+
+  void it("reassembles a response header block split over CONTINUATION frames", async () => {
+    const c = new RawH2Client({ port });
+    const r = await call(c, { ":method": "GET", ":path": "/big-headers" });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers["x-big"], "b".repeat(40 * 1024));
+    assert.equal(r.body.toString(), "ok");
+    c.close();
+  });
+
+  void it("answers the server's PING", async () => {
+    const c = new RawH2Client({ port });
+    await c.ready;
+    const [session] = [...sessions].filter((s) => s.socket?.remotePort === c.socket.localPort);
+    const acked = await new Promise<Buffer>((resolve, reject) =>
+      session.ping(Buffer.from("rawh2!!!"), (err, _ms, payload) => (err ? reject(err) : resolve(payload))),
+    );
+    assert.equal(acked.toString(), "rawh2!!!");
+    c.close();
+  });
+
+  void it("answers a protocol violation with GOAWAY(PROTOCOL_ERROR) and fails its streams", async () => {
+    // node:http2 never misbehaves, so a bare TCP server plays a broken peer: SETTINGS, then DATA on
+    // stream 0, which RFC 9113 §6.1 makes a connection error.
+    const received: Buffer[] = [];
+    const bad = net.createServer((sock) => {
+      sock.on("data", (d: Buffer) => received.push(d));
+      sock.on("error", () => {});
+      const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+      const dataOnZero = Buffer.from([0, 0, 1, 0, 0, 0, 0, 0, 0, 0x41]);
+      sock.write(Buffer.concat([settings, dataOnZero]));
+    });
+    bad.listen(0, "127.0.0.1");
+    await once(bad, "listening");
+    const c = new RawH2Client({ port: (bad.address() as AddressInfo).port });
+    // Not events.once: it would reject on the 'error' event that the connection error also emits.
+    const connErrors: unknown[] = [];
+    c.on("error", (err) => connErrors.push(err));
+    const closed = new Promise((resolve) => c.once("close", resolve));
+    await assert.rejects(call(c, { ":method": "GET", ":path": "/" }), (err: unknown) => err instanceof RawH2Error && err.code === 1);
+    await closed;
+    const wire = Buffer.concat(received);
+    // The last frame we sent is GOAWAY (type 7) with error code PROTOCOL_ERROR (1).
+    const goaway = wire.subarray(wire.length - 17);
+    assert.equal(goaway[3], 7);
+    assert.equal(goaway.readUInt32BE(13), 1);
+    assert.equal(connErrors.length, 1);
+    bad.close();
   });
 
   void it("reports a server RST_STREAM as a stream error and keeps the connection", async () => {
