@@ -142,7 +142,6 @@ void describe("raw HTTP/2 client", () => {
     assert.equal(c.activeStreams, 200);
     const replies = await Promise.all(calls);
     replies.forEach((r, i) => assert.equal(r.body.toString(), `req-${i}`));
-    assert.equal(sessions.size >= 1, true);
     c.close();
   });
 
