@@ -70,7 +70,8 @@ export class RawH2Client extends FrameConnection {
 
   /**
    * Starts a request. `headers` must carry :method and :path; :scheme and :authority default to the
-   * connection's and are added to `headers` itself, so a reused headers object pays for that once. `cb` gets the whole response once END_STREAM arrives, or an error.
+   * connection's and are added to `headers` itself, so a reused headers object pays for that once.
+   * `cb` gets the whole response once END_STREAM arrives, or an error.
    */
   request(headers: Record<string, string>, body: Buffer | null, cb: ResponseCallback, ctx: unknown = null): void {
     if (this.closed || this.goawayReceived) {
