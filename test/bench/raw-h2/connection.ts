@@ -1,0 +1,142 @@
+/**
+ * Frame-level half of the raw HTTP/2 client: batched writes, splitting the byte stream into frames,
+ * header-block reassembly (HEADERS + CONTINUATION), and the frames that need no stream state. The
+ * stream logic lives in RawH2Client, which extends this.
+ */
+import { EventEmitter } from "node:events";
+import type net from "node:net";
+import { DEFAULT_MAX_FRAME, ErrorCode, Flag, FRAME_HEADER, FrameType, FrameWriter, MAX_WINDOW } from "./frames.js";
+
+export abstract class FrameConnection extends EventEmitter {
+  abstract readonly socket: net.Socket;
+  protected readonly out = new FrameWriter();
+  protected closed = false;
+  private flushScheduled = false;
+  private readonly flushFn = (): void => this.flush();
+  private rest: Buffer | null = null;
+  // A header block split over HEADERS + CONTINUATION; nothing else may interleave (§6.10).
+  private contId = 0;
+  private contEndStream = false;
+  private contParts: Buffer[] = [];
+
+  protected abstract connError(code: number, msg: string): void;
+  protected abstract onHeaderBlock(id: number, block: Buffer, endStream: boolean): void;
+  protected abstract onDataFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void;
+  protected abstract onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void;
+  protected abstract onReset(id: number, code: number): void;
+  protected abstract onGoaway(lastId: number, code: number): void;
+  protected abstract onWindowUpdate(id: number, inc: number): void;
+
+  protected scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushFn);
+  }
+
+  protected flush(): void {
+    this.flushScheduled = false;
+    if (this.out.len === 0 || this.socket.destroyed) return;
+    this.socket.write(this.out.take());
+  }
+
+  protected onData(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.rest !== null) {
+      buf = Buffer.concat([this.rest, chunk]);
+      this.rest = null;
+    }
+    let off = 0;
+    while (buf.length - off >= FRAME_HEADER) {
+      const len = (buf[off] << 16) | (buf[off + 1] << 8) | buf[off + 2];
+      if (len > DEFAULT_MAX_FRAME) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "frame larger than SETTINGS_MAX_FRAME_SIZE");
+      if (buf.length - off - FRAME_HEADER < len) break;
+      const type = buf[off + 3];
+      const flags = buf[off + 4];
+      const id = buf.readUInt32BE(off + 5) & MAX_WINDOW;
+      this.onFrame(type, flags, id, buf, off + FRAME_HEADER, off + FRAME_HEADER + len);
+      if (this.closed) return;
+      off += FRAME_HEADER + len;
+    }
+    if (off < buf.length) this.rest = buf.subarray(off);
+  }
+
+  protected onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (this.contId !== 0 && type !== FrameType.CONTINUATION) {
+      return this.connError(ErrorCode.PROTOCOL_ERROR, "frame interleaved in a header block");
+    }
+    switch (type) {
+      case FrameType.DATA:
+        return this.onDataFrame(flags, id, buf, start, end);
+      case FrameType.HEADERS:
+        return this.onHeaders(flags, id, buf, start, end);
+      case FrameType.CONTINUATION:
+        if (id !== this.contId || id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
+        this.contParts.push(buf.subarray(start, end));
+        if ((flags & Flag.END_HEADERS) !== 0) {
+          const block = Buffer.concat(this.contParts);
+          this.contParts = [];
+          this.contId = 0;
+          this.onHeaderBlock(id, block, this.contEndStream);
+        }
+        return;
+      case FrameType.RST_STREAM:
+        if (end - start !== 4) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM length");
+        if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+        return this.onReset(id, buf.readUInt32BE(start));
+      case FrameType.SETTINGS:
+        return this.onSettings(flags, id, buf, start, end);
+      case FrameType.PUSH_PROMISE:
+        return this.connError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE with push disabled");
+      case FrameType.PING:
+        if (end - start !== 8) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "PING length");
+        if (id !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
+        if ((flags & Flag.ACK) === 0) {
+          this.out.header(8, FrameType.PING, Flag.ACK, 0);
+          this.out.bytes(buf, start, end);
+          this.scheduleFlush();
+        }
+        return;
+      case FrameType.GOAWAY:
+        if (end - start < 8) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY length");
+        return this.onGoaway(buf.readUInt32BE(start) & MAX_WINDOW, buf.readUInt32BE(start + 4));
+      case FrameType.WINDOW_UPDATE:
+        if (end - start !== 4) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE length");
+        return this.onWindowUpdate(id, buf.readUInt32BE(start) & MAX_WINDOW);
+      default:
+        // PRIORITY and unknown frame types are ignored (§5.5, RFC 9113 deprecates priority).
+        return;
+    }
+  }
+
+  protected onHeaders(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0");
+    let s = start;
+    let e = end;
+    if ((flags & Flag.PADDED) !== 0) {
+      const pad = buf[s++];
+      e -= pad;
+    }
+    if ((flags & Flag.PRIORITY) !== 0) s += 5;
+    if (s > e) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding exceeds payload");
+    const fragment = buf.subarray(s, e);
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if ((flags & Flag.END_HEADERS) !== 0) return this.onHeaderBlock(id, fragment, endStream);
+    this.contId = id;
+    this.contEndStream = endStream;
+    this.contParts.push(fragment);
+  }
+
+  protected writeReset(id: number, code: number): void {
+    this.out.header(4, FrameType.RST_STREAM, 0, id);
+    this.out.u32(code);
+    this.scheduleFlush();
+  }
+
+  protected writeGoaway(code: number): void {
+    // We never accept server-initiated streams, so the last processed peer stream is 0.
+    this.out.header(8, FrameType.GOAWAY, 0, 0);
+    this.out.u32(0);
+    this.out.u32(code);
+    this.scheduleFlush();
+  }
+}

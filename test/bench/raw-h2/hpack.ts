@@ -1,0 +1,133 @@
+/**
+ * HPACK for the raw HTTP/2 client, on hpack.js's primitives (integer/string/Huffman coding and the
+ * dynamic table). hpack.js's public Compressor/Decompressor are readable-stream Duplexes: every
+ * header block would go through stream machinery and a nextTick, which costs more than the coding
+ * itself at ~1 block per request each way. So this file drives the same primitives directly.
+ *
+ * Note: hpack.js's README shows `table: { size }`, but its Table reads `maxSize`; with `size` the
+ * dynamic table is never evicted. We pass `maxSize`.
+ */
+import hpack from "hpack.js";
+
+const DEFAULT_TABLE_SIZE = 4096;
+
+// Values that change per request would churn the dynamic table (and evict useful entries) if indexed;
+// credentials must not be indexed at all (RFC 7541 §7.1.3).
+const NOT_INDEXED = new Set(["content-length", "date", "x-request-id", "grpc-timeout", "traceparent"]);
+const NEVER_INDEXED = new Set(["authorization", "cookie", "proxy-authorization"]);
+
+export class HpackError extends Error {}
+
+export class HpackEncoder {
+  private readonly table = hpack.table.create({ maxSize: DEFAULT_TABLE_SIZE });
+  // -1: no change pending. The peer's SETTINGS_HEADER_TABLE_SIZE must be acknowledged in-band by a
+  // dynamic table size update at the start of the next header block.
+  private pendingSize = -1;
+
+  setMaxTableSize(size: number): void {
+    // The peer only bounds us; staying at 4096 is allowed when it offers more.
+    this.pendingSize = Math.min(size, DEFAULT_TABLE_SIZE);
+  }
+
+  /** Pseudo-headers must precede regular ones, so the record is walked twice. */
+  encode(headers: Record<string, string>): Buffer {
+    const enc = hpack.encoder.create();
+    if (this.pendingSize >= 0) {
+      enc.encodeBits(1, 3);
+      enc.encodeInt(this.pendingSize);
+      this.table.updateSize(this.pendingSize);
+      this.pendingSize = -1;
+    }
+    for (const name in headers) if (name.charCodeAt(0) === 58) this.field(enc, name, headers[name]);
+    for (const name in headers) {
+      if (name.charCodeAt(0) === 58) continue;
+      const lower = name.toLowerCase();
+      this.field(enc, lower, headers[name]);
+    }
+    const parts = enc.render();
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  private field(enc: ReturnType<typeof hpack.encoder.create>, name: string, value: string): void {
+    const never = NEVER_INDEXED.has(name);
+    const index = never ? 0 : this.table.reverseLookup(name, value);
+    if (index > 0) {
+      enc.encodeBit(1);
+      enc.encodeInt(index);
+      return;
+    }
+    const incremental = !never && !NOT_INDEXED.has(name);
+    const valueBytes = hpack.utils.toArray(value);
+    enc.encodeBit(0);
+    if (incremental) {
+      enc.encodeBit(1);
+      this.table.add(name, value, name.length, valueBytes.length);
+    } else {
+      enc.encodeBits(never ? 1 : 0, 3);
+    }
+    // A negative index from reverseLookup means "this name is in the table, the value is not".
+    enc.encodeInt(-index);
+    if (index === 0) enc.encodeStr(hpack.utils.toArray(name), true);
+    enc.encodeStr(valueBytes, true);
+  }
+}
+
+export class HpackDecoder {
+  private readonly table = hpack.table.create({ maxSize: DEFAULT_TABLE_SIZE });
+  private readonly dec = hpack.decoder.create();
+
+  /**
+   * Decodes one complete header block into `out` (regular headers; repeated names are joined with
+   * ", ") and returns the :status value, 0 if there was none. Every block must be decoded, even for
+   * streams we no longer track, or the dynamic table goes out of sync with the peer's.
+   */
+  decode(block: Buffer, out: Record<string, string>): number {
+    const d = this.dec;
+    const table = this.table;
+    let status = 0;
+    try {
+      d.push(block);
+      while (!d.isEmpty()) {
+        let name: string;
+        let value: string;
+        if (d.decodeBit() === 1) {
+          const e = table.lookup(d.decodeInt());
+          name = e.name;
+          value = e.value;
+        } else {
+          const incremental = d.decodeBit() === 1;
+          if (!incremental) {
+            if (d.decodeBit() === 1) {
+              table.updateSize(d.decodeInt());
+              continue;
+            }
+            d.decodeBit();
+          }
+          const index = d.decodeInt();
+          let nameSize: number;
+          if (index === 0) {
+            const raw = d.decodeStr();
+            nameSize = raw.length;
+            name = hpack.utils.stringify(raw);
+          } else {
+            const e = table.lookup(index);
+            name = e.name;
+            nameSize = e.nameSize;
+          }
+          const raw = d.decodeStr();
+          value = hpack.utils.stringify(raw);
+          if (incremental) table.add(name, value, nameSize, raw.length);
+        }
+        if (name.charCodeAt(0) === 58) {
+          if (name === ":status") status = Number(value);
+          continue;
+        }
+        const prev = out[name];
+        out[name] = prev === undefined ? value : `${prev}, ${value}`;
+      }
+    } catch (err) {
+      throw new HpackError(`HPACK decoding failed: ${(err as Error).message}`);
+    }
+    return status;
+  }
+}
