@@ -18,7 +18,9 @@ import {
   rstStream,
   SettingId,
 } from "../helpers/h2-frames.js";
+import { pollUntil } from "../helpers/util.js";
 import { type ConformanceCase, expectClean, expectConnectionError, expectReset, expectStreamError } from "./case-kit.js";
+import { WAIT_MS } from "./peer.js";
 
 export const STREAM_CASES: readonly ConformanceCase[] = [
   {
@@ -80,6 +82,25 @@ export const STREAM_CASES: readonly ConformanceCase[] = [
       await ctx.conn.settingsAcked(1);
       ctx.conn.send(pushPromise(ctx.stream, 2, requestBlock("/pushed")));
       await expectConnectionError(ctx, ErrorCode.PROTOCOL_ERROR);
+    },
+  },
+  {
+    id: "5.1.2-max-concurrent-streams",
+    name: "RFC 9113 §5.1.2: no more streams open per connection than the peer's SETTINGS_MAX_CONCURRENT_STREAMS (1); queued requests still complete",
+    settings: [[SettingId.MAX_CONCURRENT_STREAMS, 1]],
+    async run(ctx) {
+      await ctx.conn.settingsAcked(1);
+      const calls = [ctx.call, ctx.open(), ctx.open()];
+      // The pool may queue the extra requests or open more connections; either way, on no connection
+      // may a second request arrive while one is unanswered. Each answer waits for a PING round trip
+      // so that a stream opened too early has the time to show up first.
+      for (let served = 0; served < calls.length; served++) {
+        const c = await pollUntil(() => ctx.peer.conns.find((k) => k.unanswered.size > 0), { timeoutMs: WAIT_MS, label: "a request to answer" });
+        await c.barrier();
+        c.respond(c.unanswered.values().next().value!);
+      }
+      for (const call of calls) await expectClean(call);
+      for (const c of ctx.peer.conns) assert.ok(c.peakUnanswered <= 1, `at most 1 open stream per connection, saw ${c.peakUnanswered}: ${c.describe()}`);
     },
   },
   {

@@ -65,8 +65,13 @@ export class PeerConn {
   readonly received = new Map<number, number>();
   /** Streams whose DATA carried END_STREAM. */
   readonly endedStreams = new Set<number>();
+  /** Requests that arrived and that `respond` has not answered yet. */
+  readonly unanswered = new Set<number>();
+  /** Most unanswered requests at once, counted from the client's first SETTINGS ACK (it knows our limits). */
+  peakUnanswered = 0;
 
   private buf: Buffer = Buffer.alloc(0);
+  private readonly seenStreams = new Set<number>();
   private readonly waiters = new Set<Waiter>();
   private requestCursor = 0;
   /** What this peer allowed the client to send: connection total and per-stream increments. */
@@ -173,6 +178,7 @@ export class PeerConn {
 
   /** A complete response: HEADERS (`:status`, `extra`), then `body` as one DATA with END_STREAM. */
   respond(streamId: number, status = 200, body = "ok", extra: ReadonlyArray<readonly [string, string]> = []): void {
+    this.unanswered.delete(streamId);
     const block = responseBlock(status, extra);
     if (body === "") {
       this.send(headers(streamId, block, { endStream: true }));
@@ -283,6 +289,13 @@ export class PeerConn {
         break;
       case FrameType.DATA:
         this.onClientData(f);
+        break;
+      case FrameType.HEADERS:
+        if (f.streamId % 2 === 1 && !this.seenStreams.has(f.streamId)) {
+          this.seenStreams.add(f.streamId);
+          this.unanswered.add(f.streamId);
+          if (this.settingsAcks > 0) this.peakUnanswered = Math.max(this.peakUnanswered, this.unanswered.size);
+        }
         break;
     }
   }
