@@ -16,7 +16,7 @@ const NGHTTP2_DEVIATIONS: Readonly<Record<string, string>> = {
   "6.3-priority-stream-0": "nghttp2: ignores PRIORITY on stream 0 (RFC 9113 deprecates priority signals; it no longer parses them)",
   "7540-5.3.1-priority-self": "nghttp2: ignores a PRIORITY that makes a stream depend on itself",
   "6.7-ping-flagged-ack-ignored": "node:http2: an unsolicited PING ACK is a connection error, GOAWAY(INTERNAL_ERROR)",
-  "8.1.1-content-length-long": "node:http2: GOAWAY(INTERNAL_ERROR) and close, not RST_STREAM(PROTOCOL_ERROR); the stream is reset either way",
+  "8.1.1-content-length-long": "node:http2: GOAWAY(INTERNAL_ERROR), a connection error, not RST_STREAM(PROTOCOL_ERROR); the stream is reset either way",
   "8.2.1-value-crlf": "nghttp2: drops the field silently and delivers the rest of the response",
   "8.2.1-value-nul": "nghttp2: drops the field silently and delivers the rest of the response",
 };
