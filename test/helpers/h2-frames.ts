@@ -23,7 +23,31 @@ export const FrameType = {
 } as const;
 
 /** Frame flags. */
-export const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 } as const;
+export const Flag = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 0x20 } as const;
+
+/** SETTINGS identifiers (RFC 9113 §6.5.2). */
+export const SettingId = {
+  HEADER_TABLE_SIZE: 1,
+  ENABLE_PUSH: 2,
+  MAX_CONCURRENT_STREAMS: 3,
+  INITIAL_WINDOW_SIZE: 4,
+  MAX_FRAME_SIZE: 5,
+  MAX_HEADER_LIST_SIZE: 6,
+} as const;
+
+/** Error codes (RFC 9113 §7). */
+export const ErrorCode = {
+  NO_ERROR: 0,
+  PROTOCOL_ERROR: 1,
+  INTERNAL_ERROR: 2,
+  FLOW_CONTROL_ERROR: 3,
+  SETTINGS_TIMEOUT: 4,
+  STREAM_CLOSED: 5,
+  FRAME_SIZE_ERROR: 6,
+  REFUSED_STREAM: 7,
+  CANCEL: 8,
+  COMPRESSION_ERROR: 9,
+} as const;
 
 /** One frame: 9-byte header then payload. */
 export function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -36,6 +60,33 @@ export function frame(type: number, flags: number, streamId: number, payload: Bu
 }
 
 /** SETTINGS with (id, value) pairs; `ack` sends the empty acknowledgement. */
+/** A frame whose 32-bit stream field is written as given, reserved bit included (RFC 9113 §4.1). */
+export function frameRawId(type: number, flags: number, streamField: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const f = frame(type, flags, 0, payload);
+  f.writeUInt32BE(streamField >>> 0, 5);
+  return f;
+}
+
+/** A PADDED payload (§6.1): pad-length byte, `body`, then `padLength` zero bytes; `declared` lies about it. */
+export function padded(body: Buffer, padLength: number, declared = padLength): Buffer {
+  return Buffer.concat([Buffer.from([declared]), body, Buffer.alloc(padLength)]);
+}
+
+/** PRIORITY frame (§6.3): exclusive bit clear, `dependsOn`, `weight` (0..255). */
+export function priority(streamId: number, dependsOn = 0, weight = 15): Buffer {
+  const p = Buffer.alloc(5);
+  p.writeUInt32BE(dependsOn & 0x7fffffff, 0);
+  p.writeUInt8(weight, 4);
+  return frame(FrameType.PRIORITY, 0, streamId, p);
+}
+
+/** PUSH_PROMISE (§6.6) on `streamId` promising `promisedId`, with a complete header block. */
+export function pushPromise(streamId: number, promisedId: number, block: Buffer): Buffer {
+  const p = Buffer.alloc(4);
+  p.writeUInt32BE(promisedId & 0x7fffffff, 0);
+  return frame(FrameType.PUSH_PROMISE, Flag.END_HEADERS, streamId, Buffer.concat([p, block]));
+}
+
 export function settings(pairs: ReadonlyArray<readonly [number, number]> = [], ack = false): Buffer {
   const p = Buffer.alloc(pairs.length * 6);
   pairs.forEach(([id, v], i) => {
@@ -118,6 +169,21 @@ export function indexed(index: number): Buffer {
   return hpackInt(index, 7, 0x80);
 }
 
+/** Literal without indexing, new name, whose value is already Huffman-coded (H bit set, RFC 7541 §5.2). */
+export function literalHuffman(name: string, huffmanValue: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x00]), hpackString(name), hpackInt(huffmanValue.length, 7, 0x80), huffmanValue]);
+}
+
+/** Dynamic table size update (RFC 7541 §6.3). */
+export function tableSizeUpdate(size: number): Buffer {
+  return hpackInt(size, 5, 0x20);
+}
+
+/** A response header block, all literals without indexing: `:status` first, then `extra` in order. */
+export function responseBlock(status: number | string, extra: ReadonlyArray<readonly [string, string]> = []): Buffer {
+  return Buffer.concat([literal(":status", String(status)), ...extra.map(([n, v]) => literal(n, v))]);
+}
+
 /** The header block of a gRPC-ish request on `path` to authority `authority`, all literals. */
 export function requestBlock(path: string, extra: ReadonlyArray<readonly [string, string]> = [], authority = "localhost"): Buffer {
   return Buffer.concat([
@@ -139,6 +205,24 @@ export interface ReceivedFrame {
   flags: number;
   streamId: number;
   payload: Buffer;
+}
+
+/** Cuts whole frames off the front of `buf`; `rest` is the incomplete tail. */
+export function splitFrames(buf: Buffer): { frames: ReceivedFrame[]; rest: Buffer } {
+  const frames: ReceivedFrame[] = [];
+  let off = 0;
+  while (buf.length - off >= 9) {
+    const len = buf.readUIntBE(off, 3);
+    if (buf.length - off < 9 + len) break;
+    frames.push({
+      type: buf.readUInt8(off + 3),
+      flags: buf.readUInt8(off + 4),
+      streamId: buf.readUInt32BE(off + 5) & 0x7fffffff,
+      payload: buf.subarray(off + 9, off + 9 + len),
+    });
+    off += 9 + len;
+  }
+  return { frames, rest: buf.subarray(off) };
 }
 
 /**
