@@ -101,7 +101,7 @@ function runClient(impl: Impl, shape: Shape, port: number): void {
       : { ":method": "POST", ":path": "/echo.Echo/Echo", "content-type": "application/grpc", te: "trailers" };
     type Tracked = RawH2Stream & { bytes: number; ok: boolean };
     function onResponse(this: Tracked, h: http2.IncomingHttpHeaders): void {
-      this.ok = h[":status"] === 200 && get;
+      this.ok = Number(h[":status"]) === 200 && get;
     }
     function onData(this: Tracked, chunk: Buffer): void {
       this.bytes += chunk.length;
