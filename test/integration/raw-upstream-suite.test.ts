@@ -14,6 +14,7 @@ import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { ECHO_PATH_PREFIX } from "../helpers/echo-proto.js";
 import { echoBootstrap } from "../helpers/bootstrap.js";
 import { NODE_BIN, runCli, startSidecar } from "../helpers/sidecar.js";
 import { REPO_ROOT } from "../helpers/util.js";
@@ -49,7 +50,7 @@ async function upstreamClientSettings(env: NodeJS.ProcessEnv): Promise<http2.Set
   const sc = await startSidecar(echoBootstrap([(server.address() as AddressInfo).port]), { env });
   const client = http2.connect(`http://127.0.0.1:${sc.port("outbound")}`);
   try {
-    const req = client.request({ ":method": "POST", ":path": "/echo.Echo/Echo", "content-type": "application/grpc", te: "trailers" });
+    const req = client.request({ ":method": "POST", ":path": `${ECHO_PATH_PREFIX}Unary`, "content-type": "application/grpc", te: "trailers" });
     req.end(Buffer.from([0, 0, 0, 0, 0]));
     req.resume();
     await once(req, "close");
@@ -81,9 +82,12 @@ void describe("proxy integration tests with PILOTFISH_UPSTREAM_H2=raw", () => {
   for (const name of FILES) {
     void it(`test/integration/${name}.test.ts passes`, { timeout: 300_000 }, async () => {
       const file = join(REPO_ROOT, "test", "integration", `${name}.test.ts`);
-      const child = spawn(NODE_BIN, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=dot", file], {
+      // A fresh test run, not a subtest of ours: without NODE_TEST_CONTEXT the child really runs its file.
+      const env: NodeJS.ProcessEnv = { ...process.env, ...RAW };
+      delete env.NODE_TEST_CONTEXT;
+      const child = spawn(NODE_BIN, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", file], {
         cwd: REPO_ROOT,
-        env: { ...process.env, ...RAW },
+        env,
         stdio: ["ignore", "pipe", "pipe"],
       });
       let out = "";
@@ -91,6 +95,8 @@ void describe("proxy integration tests with PILOTFISH_UPSTREAM_H2=raw", () => {
       child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
       const [code] = (await once(child, "exit")) as [number | null];
       assert.equal(code, 0, `${name} failed with the raw upstream client:\n${out.slice(-6000)}`);
+      // Guard against a run that selected nothing (e.g. a test-name filter leaking into the child).
+      assert.match(out, /ℹ pass [1-9]/, `${name} ran no test:\n${out.slice(-2000)}`);
     });
   }
 });
