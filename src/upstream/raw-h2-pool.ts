@@ -217,8 +217,9 @@ export class RawH2Pool implements UpstreamPool {
     conn.on("goaway", () => {
       pc.draining = true;
       this.remove(pc);
-      // Queued requests need another connection.
-      if (this.queue.length > 0 && !this.closed) this.connect();
+      // Queued requests need another connection, unless one is already coming up (a GOAWAY storm
+      // must not open a connection per GOAWAY).
+      this.maybeGrow();
     });
     conn.on("pingAck", () => {
       if (pc.pingTimeout !== undefined) {
@@ -241,8 +242,8 @@ export class RawH2Pool implements UpstreamPool {
         if (!this.conns.some((c) => !c.draining)) {
           this.failQueue(tlsFailureOf(socket) !== "" || conn.alpnMismatch ? "tls-failure" : "connect-failure");
         }
-      } else if (this.queue.length > 0 && !this.closed) {
-        this.connect();
+      } else {
+        this.maybeGrow();
       }
     });
   }

@@ -4,8 +4,8 @@
  * that proxy through a sidecar to an HTTP/2 upstream, re-run as child test processes with the variable
  * set. Sidecars inherit it; in-process stacks read it too. Together they cover unary and the three
  * streaming kinds, trailers, deadlines, cancellation both ways, flow control (a paused 1 GiB stream),
- * GOAWAY replay, refused streams, upstream resets, TLS and mTLS, keepalive and idle timeouts, and
- * connect failures.
+ * GOAWAY replay and GOAWAY storms, refused streams, upstream resets and crashes, TLS and mTLS,
+ * keepalive and idle timeouts, and connect failures.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -34,6 +34,7 @@ const FILES = [
   "retry-policy", // refused streams, resets, per-try timeouts
   "tls", // upstream TLS with ALPN h2
   "mtls", // upstream mTLS with SAN checks, tls-failure
+  "abuse-upstream", // crash mid-stream, accept-then-hang, RST_STREAM and GOAWAY storms
 ];
 
 /** The SETTINGS a sidecar's upstream connection sent, seen from a node:http2 upstream. */

@@ -44,6 +44,10 @@ function handler(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHea
     // node:http2 also reports the reset it sends as an error on its own stream object.
     stream.on("error", () => {});
     stream.close(NGHTTP2_REFUSED_STREAM);
+  } else if (path === "/rst-no-error") {
+    // Part of a body, then RST_STREAM(NO_ERROR): node's client ends such a stream as if cleanly.
+    stream.respond({ ":status": 200 });
+    stream.write("part", () => stream.close(NGHTTP2_NO_ERROR));
   } else if (path === "/slow") {
     // Answered (or left to be refused by a GOAWAY) by the test that holds it.
     stream.on("error", () => {});
@@ -208,6 +212,15 @@ void describe("raw HTTP/2 connection", () => {
     assert.deepEqual(r.events, ["close"]);
     const ok = await call(c, { ":method": "GET", ":path": "/hello" });
     assert.equal(ok.headers[":status"], 200);
+    c.close();
+  });
+
+  void it("a server RST_STREAM(NO_ERROR) ends the stream as node's client does: 'end', then 'close' with NO_ERROR", async () => {
+    const c = await connectRaw(port);
+    const r = await call(c, { ":method": "GET", ":path": "/rst-no-error" });
+    assert.equal(r.body.toString(), "part");
+    assert.equal(r.rstCode, NGHTTP2_NO_ERROR);
+    assert.deepEqual(r.events, ["response", "data", "end", "close"]);
     c.close();
   });
 

@@ -491,6 +491,14 @@ export class RawH2Connection extends FrameConnection {
       return;
     }
     this.retire(s);
+    if (code === ErrorCode.NO_ERROR) {
+      // "Stop sending, the response is over" (§8.1), also sent by peers that die politely. node ends
+      // the stream's readable side cleanly then, and the router relies on that (a gRPC response with
+      // no trailers is a failure it reports), so the same: what was received, then 'end', 'close'.
+      s.remoteEnded = true;
+      s.finishRemote();
+      return;
+    }
     s.abort(code);
   }
 
