@@ -181,6 +181,8 @@ export class RawH2Connection extends FrameConnection {
 
   /** RawH2Stream.write(): frames what the windows allow, queues the rest; false asks for 'drain'. */
   writeData(s: RawH2Stream, chunk: Buffer): boolean {
+    // Off the wire (reset, or answered completely and reset by us): no frame may follow (§5.1).
+    if (this.streams.get(s.id) !== s) return true;
     if (chunk.length === 0) return !this.congested;
     if (s.sendQueue.length === 0) {
       const sent = this.frameData(s, chunk, 0, false);
@@ -198,7 +200,7 @@ export class RawH2Connection extends FrameConnection {
 
   /** RawH2Stream.end(): END_STREAM now, or with the last queued chunk. */
   endData(s: RawH2Stream): void {
-    if (s.sendQueue.length > 0) return;
+    if (s.sendQueue.length > 0 || this.streams.get(s.id) !== s) return;
     this.out.header(0, FrameType.DATA, Flag.END_STREAM, s.id);
     this.scheduleFlush();
     this.sentEnd(s);
