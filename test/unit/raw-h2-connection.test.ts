@@ -369,6 +369,37 @@ void describe("raw HTTP/2 connection against a broken peer", () => {
     });
   }
 
+  void it("write() returns false when the socket backs up although the windows are open; 'drain' follows once the peer reads", async () => {
+    // A peer with the largest windows that stops reading: only the socket can push back.
+    const peer = Promise.withResolvers<net.Socket>();
+    const srv = net.createServer((sock) => {
+      sock.on("error", () => {});
+      sock.write(Buffer.concat([f.windowUpdate(0, 0x7fff_ffff - 65_535), f.settings([[4, 0x7fff_ffff]])]));
+      sock.pause();
+      peer.resolve(sock);
+    });
+    srv.listen(0, "127.0.0.1");
+    await once(srv, "listening");
+    const c = await connectRaw((srv.address() as AddressInfo).port);
+    const peerSock = await peer.promise;
+    const s = c.request({ ":method": "POST", ":path": "/upload" }, false);
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let written = 0;
+    // One chunk per loop turn, so every batch reaches the socket before the next write.
+    while (s.write(chunk)) {
+      written += chunk.length;
+      assert.ok(written < 256 * 1024 * 1024, "write() never pushed back");
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(c.socket.writableLength > 0, "the socket, not a window, is what is full");
+    const drained = once(s, "drain");
+    peerSock.on("data", () => {});
+    peerSock.resume();
+    await drained;
+    c.destroy();
+    srv.close();
+  });
+
   void it("resets a response whose body does not match content-length", async () => {
     const peer = await brokenPeer((id) =>
       Buffer.concat([f.headers(id, Buffer.concat([f.literal(":status", "200"), f.literal("content-length", "10")])), f.data(id, Buffer.from("short"), true)]),
