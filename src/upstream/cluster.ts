@@ -17,6 +17,8 @@ import { createDnsResolver, type DnsResolver } from "./dns-resolver.js";
 import { Host } from "./host.js";
 import { Http1Pool } from "./http1-pool.js";
 import { Http2Pool } from "./http2-pool.js";
+import { RawH2Pool } from "./raw-h2-pool.js";
+import { upstreamH2Codec } from "./upstream-codec.js";
 import { tlsStats } from "../security/tls-stats.js";
 import { UpstreamTls } from "./upstream-tls.js";
 
@@ -108,7 +110,9 @@ export class Cluster {
       h.pool =
         this.config.protocol === "http1"
           ? new Http1Pool(h, this.config, this.stats, this.tls)
-          : new Http2Pool(h, this.config, this.stats, this.tls);
+          : upstreamH2Codec() === "raw"
+            ? new RawH2Pool(h, this.config, this.stats, this.tls)
+            : new Http2Pool(h, this.config, this.stats, this.tls);
       return h;
     });
     for (const gone of old.values()) gone.pool.close();

@@ -1,6 +1,7 @@
 /**
  * Client-loop benchmark for issue #9: what does the upstream (client) half of HTTP/2 cost per request,
- * node:http2's `http2.connect` versus the raw frame client in test/bench/raw-h2? Not a test;
+ * node:http2's `http2.connect` versus the raw frame client in src/upstream/raw-h2 (its streaming API,
+as the router uses it)? Not a test;
  * `npm run bench:h2client`.
  *
  * One node:http2 server runs in a child on CPU 1. Each measurement is a fresh client child on CPU 0
@@ -15,9 +16,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { RawH2Client, type RawH2Error } from "./raw-h2/raw-h2-client.js";
+import { RawH2Connection } from "../../src/upstream/raw-h2/raw-h2-connection.js";
+import type { RawH2Stream } from "../../src/upstream/raw-h2/raw-h2-stream.js";
 
 const SECONDS = Number(process.env.SECONDS ?? 4);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -92,21 +94,46 @@ function runClient(impl: Impl, shape: Shape, port: number): void {
       if (!get) req.end(GRPC_MSG);
     };
   } else {
-    const client = new RawH2Client({ port });
-    const headers: Record<string, string> = get
+    // The production streaming client, used as the router uses it: shared listeners, state on the stream.
+    const conn = new RawH2Connection(net.connect({ host: "127.0.0.1", port, noDelay: true }), { authority: `127.0.0.1:${port}` });
+    const headers: http2.OutgoingHttpHeaders = get
       ? { ":method": "GET", ":path": "/hello" }
       : { ":method": "POST", ":path": "/echo.Echo/Echo", "content-type": "application/grpc", te: "trailers" };
-    const body = get ? null : GRPC_MSG;
-    // One callback for every request: no per-request closure.
-    const done = (err: RawH2Error | null, status: number, _h: Record<string, string>, b: Buffer, trailers: Record<string, string> | null): void => {
-      if (err === null && status === 200 && b.length > 0 && (get || trailers?.["grpc-status"] === "0")) reqs++;
+    type Tracked = RawH2Stream & { bytes: number; ok: boolean };
+    function onResponse(this: Tracked, h: http2.IncomingHttpHeaders): void {
+      this.ok = Number(h[":status"]) === 200 && get;
+    }
+    function onData(this: Tracked, chunk: Buffer): void {
+      this.bytes += chunk.length;
+    }
+    function onTrailers(this: Tracked, t: http2.IncomingHttpHeaders): void {
+      this.ok = t["grpc-status"] === "0";
+    }
+    function onClose(this: Tracked): void {
+      if (this.ok && this.bytes > 0 && this.rstCode === 0) reqs++;
       else errors++;
-      client.request(headers, body, done);
+      issue();
+    }
+    issue = () => {
+      const s = conn.request(headers, get) as Tracked;
+      s.bytes = 0;
+      s.ok = false;
+      s.on("response", onResponse);
+      s.on("data", onData);
+      if (!get) s.on("trailers", onTrailers);
+      s.on("close", onClose);
+      if (!get) {
+        s.write(GRPC_MSG);
+        s.end();
+      }
     };
-    issue = () => client.request(headers, body, done);
+    // Requests go out once the transport is up (as the pool does it).
+    conn.once("connect", () => {
+      for (let i = 0; i < IN_FLIGHT; i++) issue();
+    });
   }
 
-  for (let i = 0; i < IN_FLIGHT; i++) issue();
+  if (impl === "node") for (let i = 0; i < IN_FLIGHT; i++) issue();
   setTimeout(() => {
     const r0 = reqs;
     const e0 = errors;

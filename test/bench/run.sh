@@ -58,7 +58,7 @@ trap 'exit 130' INT TERM HUP
 
 # Build Pilotfish (dist/cli/main.js) unless told not to. A failed build is not fatal:
 # an existing dist/ is used, and without one the Pilotfish target is reported as not started.
-if [ "${SKIP_BUILD:-0}" != 1 ] && [[ ",${TARGETS:-pilotfish}," == *",pilotfish,"* ]]; then
+if [ "${SKIP_BUILD:-0}" != 1 ] && [[ ",${TARGETS:-all}," == *",pilotfish"* || ",${TARGETS:-all}," == *",all,"* ]]; then
   echo "run.sh: npm run build ..." >&2
   if ! (cd "$ROOT" && timeout 300 npm run build >"$BENCH_RUN_DIR/build.log" 2>&1); then
     echo "run.sh: WARNING: npm run build failed (tail below); using whatever dist/ exists" >&2

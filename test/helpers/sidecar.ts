@@ -204,11 +204,12 @@ export interface CliResult {
 }
 
 /** Runs `pilotfish <args>` to completion (bounded; killed after `timeoutMs`, default 20 s). */
-export async function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   assertCliExists();
   const proc = spawn(NODE_BIN, ["--import", "tsx", CLI_MAIN, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...opts.env },
   });
   let stdout = "";
   let stderr = "";

@@ -1,5 +1,5 @@
 /**
- * HPACK for the raw HTTP/2 client, on hpack.js's primitives (integer/string/Huffman coding and the
+ * HPACK for the raw HTTP/2 upstream client, on hpack.js's primitives (integer/string/Huffman coding and the
  * dynamic table). hpack.js's public Compressor/Decompressor are readable-stream Duplexes: every
  * header block would go through stream machinery and a nextTick, which costs more than the coding
  * itself at ~1 block per request each way. So this file drives the same primitives directly.
@@ -7,6 +7,7 @@
  * Note: hpack.js's README shows `table: { size }`, but its Table reads `maxSize`; with `size` the
  * dynamic table is never evicted. We pass `maxSize`.
  */
+import type { OutgoingHttpHeaders } from "node:http2";
 import hpack from "hpack.js";
 
 const DEFAULT_TABLE_SIZE = 4096;
@@ -15,6 +16,7 @@ const DEFAULT_TABLE_SIZE = 4096;
 // credentials must not be indexed at all (RFC 7541 §7.1.3).
 const NOT_INDEXED = new Set(["content-length", "date", "x-request-id", "grpc-timeout", "traceparent"]);
 const NEVER_INDEXED = new Set(["authorization", "cookie", "proxy-authorization"]);
+const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "http2-settings"]);
 
 export class HpackError extends Error {}
 
@@ -29,8 +31,12 @@ export class HpackEncoder {
     this.pendingSize = Math.min(size, DEFAULT_TABLE_SIZE);
   }
 
-  /** Pseudo-headers must precede regular ones, so the record is walked twice. */
-  encode(headers: Record<string, string>): Buffer {
+  /**
+   * Encodes a request header block. :scheme and :authority default to the connection's. Pseudo-headers
+   * must precede regular ones, so the record is walked twice. Connection-specific fields (§8.2.2) are
+   * dropped rather than sent, as the peer would have to reject the request.
+   */
+  encode(headers: OutgoingHttpHeaders, scheme: string, authority: string): Buffer {
     const enc = hpack.encoder.create();
     if (this.pendingSize >= 0) {
       enc.encodeBits(1, 3);
@@ -38,11 +44,22 @@ export class HpackEncoder {
       this.table.updateSize(this.pendingSize);
       this.pendingSize = -1;
     }
-    for (const name in headers) if (name.charCodeAt(0) === 58) this.field(enc, name, headers[name]);
+    if (headers[":scheme"] === undefined) this.field(enc, ":scheme", scheme);
+    if (headers[":authority"] === undefined) this.field(enc, ":authority", authority);
+    for (const name in headers) {
+      if (name.charCodeAt(0) !== 58) continue;
+      const v = headers[name];
+      if (v !== undefined) this.field(enc, name, typeof v === "string" ? v : String(v));
+    }
     for (const name in headers) {
       if (name.charCodeAt(0) === 58) continue;
+      const v = headers[name];
+      if (v === undefined) continue;
       const lower = name.toLowerCase();
-      this.field(enc, lower, headers[name]);
+      if (CONNECTION_SPECIFIC.has(lower) || (lower === "te" && v !== "trailers")) continue;
+      if (typeof v === "string") this.field(enc, lower, v);
+      else if (typeof v === "number") this.field(enc, lower, String(v));
+      else for (let i = 0; i < v.length; i++) this.field(enc, lower, v[i]);
     }
     const parts = enc.render();
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
@@ -74,17 +91,18 @@ export class HpackEncoder {
 
 export class HpackDecoder {
   private readonly table = hpack.table.create({ maxSize: DEFAULT_TABLE_SIZE });
-  private readonly dec = hpack.decoder.create();
+  private dec = hpack.decoder.create();
 
   /**
-   * Decodes one complete header block into `out` (regular headers; repeated names are joined with
-   * ", ") and returns the :status value, 0 if there was none. Every block must be decoded, even for
-   * streams we no longer track, or the dynamic table goes out of sync with the peer's.
+   * Decodes one complete header block into `fields` as name, value pairs in wire order (validation is
+   * the caller's). Every block must be decoded, even for streams we no longer track, or the dynamic
+   * table goes out of sync with the peer's. Returns the header list size as §6.5.2 counts it; throws
+   * HpackError on a malformed block.
    */
-  decode(block: Buffer, out: Record<string, string>): number {
+  decode(block: Buffer, fields: string[]): number {
     const d = this.dec;
     const table = this.table;
-    let status = 0;
+    let size = 0;
     try {
       d.push(block);
       while (!d.isEmpty()) {
@@ -98,7 +116,10 @@ export class HpackDecoder {
           const incremental = d.decodeBit() === 1;
           if (!incremental) {
             if (d.decodeBit() === 1) {
-              table.updateSize(d.decodeInt());
+              if (fields.length > 0) throw new Error("dynamic table size update after a field");
+              const next = d.decodeInt();
+              if (next > DEFAULT_TABLE_SIZE) throw new Error("dynamic table size update above our limit");
+              table.updateSize(next);
               continue;
             }
             d.decodeBit();
@@ -118,16 +139,15 @@ export class HpackDecoder {
           value = hpack.utils.stringify(raw);
           if (incremental) table.add(name, value, nameSize, raw.length);
         }
-        if (name.charCodeAt(0) === 58) {
-          if (name === ":status") status = Number(value);
-          continue;
-        }
-        const prev = out[name];
-        out[name] = prev === undefined ? value : `${prev}, ${value}`;
+        // RFC 9113 §6.5.2's accounting: octets of name and value plus 32 per field.
+        size += name.length + value.length + 32;
+        fields.push(name, value);
       }
     } catch (err) {
+      // The connection fails on this; a fresh decoder keeps a stray later call from reading leftovers.
+      this.dec = hpack.decoder.create();
       throw new HpackError(`HPACK decoding failed: ${(err as Error).message}`);
     }
-    return status;
+    return size;
   }
 }

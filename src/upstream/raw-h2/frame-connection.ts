@@ -1,11 +1,14 @@
 /**
- * Frame-level half of the raw HTTP/2 client: batched writes, splitting the byte stream into frames,
- * header-block reassembly (HEADERS + CONTINUATION), and the frames that need no stream state. The
- * stream logic lives in RawH2Client, which extends this.
+ * Frame-level half of the raw HTTP/2 upstream client: batched writes, splitting the byte stream into
+ * frames, header-block reassembly (HEADERS + CONTINUATION), and the frames that need no stream state.
+ * The stream logic lives in RawH2Connection, which extends this.
  */
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { DEFAULT_MAX_FRAME, ErrorCode, Flag, FRAME_HEADER, FrameType, FrameWriter, MAX_WINDOW } from "./frames.js";
+
+/** Largest compressed header block we reassemble from CONTINUATION frames. */
+const MAX_HEADER_BLOCK = 1024 * 1024;
 
 export abstract class FrameConnection extends EventEmitter {
   abstract readonly socket: net.Socket;
@@ -18,6 +21,7 @@ export abstract class FrameConnection extends EventEmitter {
   private contId = 0;
   private contEndStream = false;
   private contParts: Buffer[] = [];
+  private contBytes = 0;
 
   protected abstract connError(code: number, msg: string): void;
   protected abstract onHeaderBlock(id: number, block: Buffer, endStream: boolean): void;
@@ -26,6 +30,9 @@ export abstract class FrameConnection extends EventEmitter {
   protected abstract onReset(id: number, code: number): void;
   protected abstract onGoaway(lastId: number, code: number): void;
   protected abstract onWindowUpdate(id: number, inc: number): void;
+  protected abstract onPingAck(): void;
+  /** Called after each batched write: the send side may have room again. */
+  protected abstract afterFlush(): void;
 
   protected scheduleFlush(): void {
     if (this.flushScheduled) return;
@@ -37,6 +44,7 @@ export abstract class FrameConnection extends EventEmitter {
     this.flushScheduled = false;
     if (this.out.len === 0 || this.socket.destroyed) return;
     this.socket.write(this.out.take());
+    this.afterFlush();
   }
 
   protected onData(chunk: Buffer): void {
@@ -72,9 +80,13 @@ export abstract class FrameConnection extends EventEmitter {
       case FrameType.CONTINUATION:
         if (id !== this.contId || id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
         this.contParts.push(buf.subarray(start, end));
+        this.contBytes += end - start;
+        // A peer that never ends its header block would otherwise grow this without bound.
+        if (this.contBytes > MAX_HEADER_BLOCK) return this.connError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
         if ((flags & Flag.END_HEADERS) !== 0) {
           const block = Buffer.concat(this.contParts);
           this.contParts = [];
+          this.contBytes = 0;
           this.contId = 0;
           this.onHeaderBlock(id, block, this.contEndStream);
         }
@@ -94,6 +106,8 @@ export abstract class FrameConnection extends EventEmitter {
           this.out.header(8, FrameType.PING, Flag.ACK, 0);
           this.out.bytes(buf, start, end);
           this.scheduleFlush();
+        } else {
+          this.onPingAck();
         }
         return;
       case FrameType.GOAWAY:
@@ -113,6 +127,7 @@ export abstract class FrameConnection extends EventEmitter {
     let s = start;
     let e = end;
     if ((flags & Flag.PADDED) !== 0) {
+      if (s >= e) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "padded HEADERS without a pad length");
       const pad = buf[s++];
       e -= pad;
     }
@@ -124,11 +139,19 @@ export abstract class FrameConnection extends EventEmitter {
     this.contId = id;
     this.contEndStream = endStream;
     this.contParts.push(fragment);
+    this.contBytes = fragment.length;
   }
 
   protected writeReset(id: number, code: number): void {
     this.out.header(4, FrameType.RST_STREAM, 0, id);
     this.out.u32(code);
+    this.scheduleFlush();
+  }
+
+  protected writePing(): void {
+    this.out.header(8, FrameType.PING, 0, 0);
+    this.out.u32(0x70696c6f); // "pilo"
+    this.out.u32(0x74666973); // "tfis"
     this.scheduleFlush();
   }
 

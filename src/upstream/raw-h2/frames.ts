@@ -45,11 +45,14 @@ export const ErrorCode = {
   REFUSED_STREAM: 7,
   CANCEL: 8,
   COMPRESSION_ERROR: 9,
+  ENHANCE_YOUR_CALM: 11,
 } as const;
 
 export const DEFAULT_WINDOW = 65_535;
 export const MAX_WINDOW = 0x7fff_ffff;
 export const DEFAULT_MAX_FRAME = 16_384;
+/** Stream ids are 31 bits; client streams are odd. */
+export const MAX_STREAM_ID = 0x7fff_ffff;
 
 /**
  * Frames of one event-loop turn accumulate here and leave as a single socket write, so 100 responses

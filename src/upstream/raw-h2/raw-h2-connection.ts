@@ -1,0 +1,432 @@
+/**
+ * An HTTP/2 client connection that speaks frames directly over a socket (h2c with prior knowledge, or
+ * TLS with ALPN h2), written because node:http2's client side was the proxy's dominant request cost
+ * (issue #9; numbers in docs/raw-h2-client.md). Streams are RawH2Streams; pooling is RawH2Pool's.
+ *
+ * Allocation-light by design: no per-request closures, all frames of one event-loop turn leave in one
+ * socket write, and a DATA payload reaches its listener as a view into the socket's read buffer.
+ *
+ * Events: 'connect' (transport up, preface sent), 'remoteSettings' (peer's MAX_CONCURRENT_STREAMS),
+ * 'goaway' (code, lastStreamId), 'pingAck', 'close' (once, after every stream closed).
+ */
+import type { OutgoingHttpHeaders } from "node:http2";
+import type net from "node:net";
+import type tls from "node:tls";
+import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_STREAM_ID, MAX_WINDOW, PREFACE, Setting } from "./frames.js";
+import { SendFlowConnection } from "./send-flow.js";
+import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.js";
+import { toHeaders, type ParsedBlock } from "./response-headers.js";
+import { RawH2Stream } from "./raw-h2-stream.js";
+
+/** Largest decoded response header list we accept (§6.5.2 accounting); larger is a stream error. */
+const MAX_HEADER_LIST = 256 * 1024;
+
+export interface RawH2ConnectionOptions {
+  /** :authority when the request has none. */
+  authority: string;
+  /** Our SETTINGS_INITIAL_WINDOW_SIZE: what each stream may have in flight towards us. */
+  streamWindow?: number;
+  /** Our connection receive window (raised from 65 535 by WINDOW_UPDATE at start). */
+  connectionWindow?: number;
+}
+
+/** Whoever pools the connection: told when a stream leaves the wire, without a listener per stream. */
+export interface StreamSlotOwner {
+  /** A stream of `conn` closed on the wire (its slot is free). */
+  onStreamClosed(conn: RawH2Connection): void;
+}
+
+export class RawH2Connection extends SendFlowConnection {
+  /** The connection is gone (socket closed); streams report no session from then on. */
+  dead = false;
+  /** Set when TLS came up with an ALPN protocol other than h2. */
+  alpnMismatch = false;
+  /** Peer's SETTINGS_MAX_CONCURRENT_STREAMS (unlimited until it says otherwise). */
+  peerMaxConcurrent = 0xffff_ffff;
+  owner: StreamSlotOwner | null = null;
+  private readonly enc = new HpackEncoder();
+  private readonly dec = new HpackDecoder();
+  private readonly fields: string[] = [];
+  private readonly parsed: ParsedBlock = { error: "", status: 0, contentLength: -1 };
+  private nextId = 1;
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private connRecvUnacked = 0;
+  private readonly streamWindow: number;
+  private readonly connWindow: number;
+  /** GOAWAY received or sent, or ids ran out: no new streams. */
+  private goingAway = false;
+  private readonly scheme: string;
+  private readonly authority: string;
+
+  constructor(
+    readonly socket: net.Socket | tls.TLSSocket,
+    opts: RawH2ConnectionOptions,
+  ) {
+    super();
+    this.authority = opts.authority;
+    this.streamWindow = opts.streamWindow ?? DEFAULT_WINDOW;
+    this.connWindow = Math.max(opts.connectionWindow ?? DEFAULT_WINDOW, DEFAULT_WINDOW);
+    const secure = "encrypted" in socket && socket.encrypted === true;
+    this.scheme = secure ? "https" : "http";
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("drain", () => this.maybeDrain());
+    socket.on("error", () => {
+      // 'close' follows and fails the streams; the pool reads the cause from the socket.
+    });
+    socket.once("close", () => this.die());
+    socket.once(secure ? "secureConnect" : "connect", () => this.onTransportUp());
+  }
+
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Whether request() may be called. */
+  get acceptsStreams(): boolean {
+    return !this.goingAway && !this.closed && !this.dead;
+  }
+
+  /**
+   * Opens a stream and queues its HEADERS (END_STREAM when `endStream`). Throws when the connection
+   * takes no new streams; callers check `acceptsStreams` first.
+   */
+  request(headers: OutgoingHttpHeaders, endStream: boolean): RawH2Stream {
+    if (!this.acceptsStreams) throw new Error("raw-h2: connection takes no new streams");
+    const s = new RawH2Stream(this);
+    const id = this.nextId;
+    this.nextId += 2;
+    s.id = id;
+    s.sendWindow = this.peerInitialWindow;
+    s.recvWindow = this.streamWindow;
+    s.isHead = headers[":method"] === "HEAD";
+    this.streams.set(id, s);
+    const block = this.enc.encode(headers, this.scheme, this.authority);
+    const o = this.out;
+    const max = this.peerMaxFrame;
+    const endFlag = endStream ? Flag.END_STREAM : 0;
+    if (block.length <= max) {
+      o.header(block.length, FrameType.HEADERS, Flag.END_HEADERS | endFlag, id);
+      o.bytes(block, 0, block.length);
+    } else {
+      o.header(max, FrameType.HEADERS, endFlag, id);
+      o.bytes(block, 0, max);
+      for (let off = max; off < block.length; off += max) {
+        const end = Math.min(block.length, off + max);
+        o.header(end - off, FrameType.CONTINUATION, end === block.length ? Flag.END_HEADERS : 0, id);
+        o.bytes(block, off, end);
+      }
+    }
+    if (endStream) s.localEnded = s.endSent = true;
+    this.scheduleFlush();
+    if (this.nextId > MAX_STREAM_ID) {
+      // Ids ran out: behave as if the peer said GOAWAY without refusing anything.
+      this.goingAway = true;
+      this.emit("goaway", ErrorCode.NO_ERROR, id);
+    }
+    return s;
+  }
+
+  /** Graceful: GOAWAY(NO_ERROR), then the socket ends when in-flight streams finish. */
+  close(): void {
+    if (this.closed || this.dead) return;
+    if (!this.goingAway) {
+      this.goingAway = true;
+      this.writeGoaway(ErrorCode.NO_ERROR);
+    }
+    if (this.streams.size === 0) this.endSocket();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Sends a PING; 'pingAck' follows when the peer answers. */
+  ping(): void {
+    if (!this.dead) this.writePing();
+  }
+
+  private onTransportUp(): void {
+    const sock = this.socket as tls.TLSSocket;
+    if (this.scheme === "https" && sock.alpnProtocol !== "h2") {
+      this.alpnMismatch = true;
+      this.socket.destroy();
+      return;
+    }
+    const o = this.out;
+    o.bytes(PREFACE, 0, PREFACE.length);
+    o.header(18, FrameType.SETTINGS, 0, 0);
+    o.u16(Setting.ENABLE_PUSH);
+    o.u32(0);
+    o.u16(Setting.INITIAL_WINDOW_SIZE);
+    o.u32(this.streamWindow);
+    o.u16(Setting.MAX_HEADER_LIST_SIZE);
+    o.u32(MAX_HEADER_LIST);
+    if (this.connWindow > DEFAULT_WINDOW) {
+      o.header(4, FrameType.WINDOW_UPDATE, 0, 0);
+      o.u32(this.connWindow - DEFAULT_WINDOW);
+    }
+    // The preface goes out before any request's HEADERS batched in the same turn.
+    this.flush();
+    this.emit("connect");
+  }
+
+  // ------------------------------------------------------------------------------------ receive side
+
+  /** The consumer took `n` bytes of `s`: credit the peer once half a window is owed. */
+  consumed(s: RawH2Stream, n: number): void {
+    if (s.remoteEnded) return;
+    s.recvUnacked += n;
+    if (s.recvUnacked >= this.streamWindow >>> 1) {
+      this.out.header(4, FrameType.WINDOW_UPDATE, 0, s.id);
+      this.out.u32(s.recvUnacked);
+      s.recvWindow += s.recvUnacked;
+      s.recvUnacked = 0;
+      this.scheduleFlush();
+    }
+  }
+
+  protected onDataFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
+    const flowLen = end - start;
+    // The whole frame (padding included) counts against the connection window even when the stream
+    // is gone, or the peer's view of the window drifts from ours. The connection window is credited
+    // on receipt: per-stream windows bound what a paused consumer makes us hold.
+    this.connRecvUnacked += flowLen;
+    if (this.connRecvUnacked > this.connWindow) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded");
+    if (this.connRecvUnacked >= this.connWindow >>> 1) {
+      this.out.header(4, FrameType.WINDOW_UPDATE, 0, 0);
+      this.out.u32(this.connRecvUnacked);
+      this.connRecvUnacked = 0;
+      this.scheduleFlush();
+    }
+    const s = this.streams.get(id);
+    if (s === undefined) {
+      if (id >= this.nextId || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "DATA for an unopened stream");
+      return;
+    }
+    if (s.status === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "DATA before response HEADERS");
+    s.recvWindow -= flowLen;
+    if (s.recvWindow < 0) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded");
+    let b = start;
+    let e = end;
+    if ((flags & Flag.PADDED) !== 0) {
+      if (b >= e) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "padded DATA without a pad length");
+      e -= buf[b++];
+      if (b > e) return this.connError(ErrorCode.PROTOCOL_ERROR, "DATA padding exceeds payload");
+    }
+    const n = e - b;
+    // Padding is never handed to the consumer, so it is credited now.
+    if (flowLen > n && !((flags & Flag.END_STREAM) !== 0)) this.consumed(s, flowLen - n);
+    if (n > 0) {
+      s.received += n;
+      if (s.contentLength >= 0 && s.received > s.contentLength) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "DATA beyond content-length");
+      s.deliver(buf.subarray(b, e));
+      if (s.destroyed) return;
+    }
+    if ((flags & Flag.END_STREAM) !== 0) this.endRemote(s);
+  }
+
+  protected onHeaderBlock(id: number, block: Buffer, endStream: boolean): void {
+    const s = this.streams.get(id);
+    const fields = this.fields;
+    fields.length = 0;
+    let size: number;
+    try {
+      size = this.dec.decode(block, fields);
+    } catch (err) {
+      if (err instanceof HpackError) return this.connError(ErrorCode.COMPRESSION_ERROR, err.message);
+      throw err;
+    }
+    if (s === undefined) {
+      // Even ids would be pushes (disabled); odd ids we never opened are a protocol violation. Blocks
+      // for streams we already reset are legal and just dropped (decoded above for the table's sake).
+      if ((id & 1) === 0 || id >= this.nextId) this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS for an unopened stream");
+      return;
+    }
+    if (size > MAX_HEADER_LIST) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "response header list too large");
+    const p = this.parsed;
+    const trailers = s.status !== 0;
+    const headers = toHeaders(fields, trailers, p);
+    fields.length = 0;
+    if (p.error !== "") return this.streamError(s, ErrorCode.PROTOCOL_ERROR, `malformed response: ${p.error}`);
+    if (trailers) {
+      if (!endStream) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "trailers without END_STREAM");
+      s.trailers = headers;
+      return this.endRemote(s);
+    }
+    const status = p.status;
+    if (status < 200) {
+      if (status === 101 || endStream) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, `bad interim response ${status}`);
+      return; // 1xx: informational, the final response follows.
+    }
+    s.status = status;
+    s.contentLength = s.isHead || status === 204 || status === 304 ? -1 : p.contentLength;
+    s.emit("response", headers, Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0));
+    if (endStream && !s.destroyed) this.endRemote(s);
+  }
+
+  /** END_STREAM from the peer: check the body length, then the stream is done on the wire. */
+  private endRemote(s: RawH2Stream): void {
+    if (s.contentLength >= 0 && s.received !== s.contentLength) {
+      return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "body shorter than content-length");
+    }
+    s.remoteEnded = true;
+    // A complete response before our request body ended: tell the peer we stop sending (§8.1).
+    if (!s.endSent) this.writeReset(s.id, ErrorCode.CANCEL);
+    this.retire(s);
+    s.finishRemote();
+  }
+
+  /** Takes `s` off the wire and frees its slot. */
+  protected retire(s: RawH2Stream): void {
+    if (this.streams.get(s.id) !== s) return;
+    this.streams.delete(s.id);
+    s.sendQueue.length = 0;
+    this.owner?.onStreamClosed(this);
+    if (this.goingAway && this.streams.size === 0 && !this.closed && !this.dead) this.endSocket();
+  }
+
+  /** RawH2Stream.close(): RST_STREAM(code) unless already off the wire. */
+  resetStream(s: RawH2Stream, code: number): void {
+    if (this.streams.get(s.id) === s) {
+      this.writeReset(s.id, code);
+      this.retire(s);
+    }
+    s.abortSoon(code);
+  }
+
+  private streamError(s: RawH2Stream, code: number, _why: string): void {
+    this.writeReset(s.id, code);
+    this.retire(s);
+    s.abort(code);
+  }
+
+  protected onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+    if ((flags & Flag.ACK) !== 0) {
+      if (end !== start) this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
+      return;
+    }
+    if ((end - start) % 6 !== 0) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
+    for (let p = start; p < end; p += 6) {
+      const key = buf.readUInt16BE(p);
+      const value = buf.readUInt32BE(p + 2);
+      switch (key) {
+        case Setting.HEADER_TABLE_SIZE:
+          this.enc.setMaxTableSize(value);
+          break;
+        case Setting.ENABLE_PUSH:
+          if (value > 1) return this.connError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH not 0 or 1");
+          break;
+        case Setting.MAX_CONCURRENT_STREAMS:
+          this.peerMaxConcurrent = value;
+          break;
+        case Setting.INITIAL_WINDOW_SIZE: {
+          if (value > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
+          // A change applies retroactively to every open stream's send window (§6.9.2).
+          const delta = value - this.peerInitialWindow;
+          this.peerInitialWindow = value;
+          for (const s of this.streams.values()) {
+            s.sendWindow += delta;
+            if (s.sendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
+          }
+          break;
+        }
+        case Setting.MAX_FRAME_SIZE:
+          if (value < DEFAULT_MAX_FRAME || value > 0xff_ffff) return this.connError(ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
+          this.peerMaxFrame = value;
+          break;
+        default:
+          break;
+      }
+    }
+    this.out.header(0, FrameType.SETTINGS, Flag.ACK, 0);
+    this.scheduleFlush();
+    this.emit("remoteSettings", this.peerMaxConcurrent);
+    this.pumpBlocked();
+  }
+
+  protected onWindowUpdate(id: number, inc: number): void {
+    if (id === 0) {
+      if (inc === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+      this.connSendWindow += inc;
+      if (this.connSendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+      return this.pumpBlocked();
+    }
+    const s = this.streams.get(id);
+    if (s === undefined) return;
+    if (inc === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+    s.sendWindow += inc;
+    if (s.sendWindow > MAX_WINDOW) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
+    if (s.blocked) this.pumpBlocked();
+  }
+
+  protected onReset(id: number, code: number): void {
+    const s = this.streams.get(id);
+    if (s === undefined) {
+      if (id >= this.nextId && (id & 1) === 1) this.connError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM for an idle stream");
+      return;
+    }
+    this.retire(s);
+    if (code === ErrorCode.NO_ERROR) {
+      // "Stop sending, the response is over" (§8.1), also sent by peers that die politely. node ends
+      // the stream's readable side cleanly then, and the router relies on that (a gRPC response with
+      // no trailers is a failure it reports), so the same: what was received, then 'end', 'close'.
+      s.remoteEnded = true;
+      s.finishRemote();
+      return;
+    }
+    s.abort(code);
+  }
+
+  protected onGoaway(lastId: number, code: number): void {
+    this.goingAway = true;
+    this.emit("goaway", code, lastId);
+    // Streams the peer never processed come back refused, so the router replays them elsewhere.
+    for (const s of [...this.streams.values()]) {
+      if (s.id > lastId) {
+        this.retire(s);
+        s.abort(ErrorCode.REFUSED_STREAM);
+      }
+    }
+    if (this.streams.size === 0 && !this.closed && !this.dead) this.endSocket();
+  }
+
+  protected onPingAck(): void {
+    this.emit("pingAck");
+  }
+
+  protected connError(code: number, _why: string): void {
+    if (this.closed || this.dead) return;
+    this.writeGoaway(code);
+    this.flush();
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  private endSocket(): void {
+    this.flush();
+    this.closed = true;
+    // Nothing is left to read, and node:http2 servers keep their side open after a GOAWAY exchange,
+    // so waiting for their FIN would leave the socket half-open.
+    const sock = this.socket;
+    sock.end(() => sock.destroy());
+  }
+
+  /** The socket closed: every stream still on the wire fails, then 'close'. */
+  private die(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.closed = true;
+    this.out.len = 0;
+    for (const s of [...this.streams.values()]) {
+      this.streams.delete(s.id);
+      this.owner?.onStreamClosed(this);
+      // node reports streams of a dead session as CANCEL; with no session the router counts a failure.
+      s.abort(ErrorCode.CANCEL);
+    }
+    this.blockedStreams.length = 0;
+    this.drainWaiters.length = 0;
+    this.emit("close");
+  }
+}

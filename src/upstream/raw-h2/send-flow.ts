@@ -1,0 +1,141 @@
+/**
+ * Send half of the raw HTTP/2 client: request bodies into DATA frames within the peer's stream and
+ * connection windows, chunks held (by reference) while no window has room, and write() / 'drain'
+ * backpressure from both the windows and the socket's buffer. RawH2Connection extends this.
+ */
+import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Flag, FrameType } from "./frames.js";
+import { FrameConnection } from "./frame-connection.js";
+import type { RawH2Stream } from "./raw-h2-stream.js";
+
+/** Socket bytes queued (written plus batched) above which write() asks callers to wait for 'drain'. */
+const SOCKET_HIGH_WATER = 256 * 1024;
+
+export abstract class SendFlowConnection extends FrameConnection {
+  /** Streams on the wire, by id. */
+  protected readonly streams = new Map<number, RawH2Stream>();
+  /** Streams with queued chunks that wait for window. */
+  protected blockedStreams: RawH2Stream[] = [];
+  /** Streams whose write() returned false and that are owed a 'drain'. */
+  protected drainWaiters: RawH2Stream[] = [];
+  protected peerMaxFrame = DEFAULT_MAX_FRAME;
+  protected connSendWindow = DEFAULT_WINDOW;
+
+  /** Takes `s` off the wire (both sides done, or reset). */
+  protected abstract retire(s: RawH2Stream): void;
+
+  /** RawH2Stream.write(): frames what the windows allow, queues the rest; false asks for 'drain'. */
+  writeData(s: RawH2Stream, chunk: Buffer): boolean {
+    // Off the wire (reset, or answered completely and reset by us): no frame may follow (§5.1).
+    if (this.streams.get(s.id) !== s) return true;
+    if (chunk.length === 0) return !this.congested;
+    if (s.sendQueue.length === 0) {
+      const sent = this.frameData(s, chunk, 0, false);
+      if (sent < chunk.length) this.enqueue(s, sent === 0 ? chunk : chunk.subarray(sent));
+    } else {
+      s.sendQueue.push(chunk);
+    }
+    if (s.sendQueue.length === 0 && !this.congested) return true;
+    if (!s.needDrain) {
+      s.needDrain = true;
+      this.drainWaiters.push(s);
+    }
+    return false;
+  }
+
+  /** RawH2Stream.end(): END_STREAM now, or with the last queued chunk. */
+  endData(s: RawH2Stream): void {
+    if (s.sendQueue.length > 0 || this.streams.get(s.id) !== s) return;
+    this.out.header(0, FrameType.DATA, Flag.END_STREAM, s.id);
+    this.scheduleFlush();
+    this.sentEnd(s);
+  }
+
+  protected sentEnd(s: RawH2Stream): void {
+    s.endSent = true;
+    if (s.remoteEnded) this.retire(s);
+  }
+
+  protected get congested(): boolean {
+    return this.socket.writableLength + this.out.len > SOCKET_HIGH_WATER;
+  }
+
+  /** Frames up to `chunk.length - from` bytes within both windows; returns the offset reached. */
+  private frameData(s: RawH2Stream, chunk: Buffer, from: number, endAtLast: boolean): number {
+    let off = from;
+    const len = chunk.length;
+    while (off < len) {
+      const n = Math.min(len - off, this.peerMaxFrame, s.sendWindow, this.connSendWindow);
+      if (n <= 0) break;
+      const last = endAtLast && off + n === len;
+      this.out.header(n, FrameType.DATA, last ? Flag.END_STREAM : 0, s.id);
+      this.out.bytes(chunk, off, off + n);
+      off += n;
+      s.sendWindow -= n;
+      this.connSendWindow -= n;
+    }
+    if (off > from) this.scheduleFlush();
+    return off;
+  }
+
+  private enqueue(s: RawH2Stream, rest: Buffer): void {
+    s.sendQueue.push(rest);
+    s.sendOffset = 0;
+    if (!s.blocked) {
+      s.blocked = true;
+      this.blockedStreams.push(s);
+    }
+  }
+
+  /** Sends what queued streams can now send; true if a stream is still waiting. */
+  private pump(s: RawH2Stream): boolean {
+    const q = s.sendQueue;
+    while (q.length > 0) {
+      const chunk = q[0];
+      const endAtLast = s.localEnded && q.length === 1;
+      const off = this.frameData(s, chunk, s.sendOffset, endAtLast);
+      if (off < chunk.length) {
+        s.sendOffset = off;
+        return true;
+      }
+      q.shift();
+      s.sendOffset = 0;
+      if (endAtLast) this.sentEnd(s);
+    }
+    return false;
+  }
+
+  protected pumpBlocked(): void {
+    if (this.blockedStreams.length === 0) return;
+    const list = this.blockedStreams;
+    this.blockedStreams = [];
+    for (const s of list) {
+      s.blocked = false;
+      if (s.destroyed || s.sendQueue.length === 0) continue;
+      if (this.pump(s)) {
+        s.blocked = true;
+        this.blockedStreams.push(s);
+      }
+    }
+    this.maybeDrain();
+  }
+
+  protected afterFlush(): void {
+    if (this.drainWaiters.length > 0) this.maybeDrain();
+  }
+
+  /** 'drain' for every waiting stream whose queue is empty, once the socket has room. */
+  protected maybeDrain(): void {
+    if (this.drainWaiters.length === 0 || this.congested) return;
+    const list = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const s of list) {
+      if (s.destroyed) continue;
+      if (s.sendQueue.length > 0) {
+        this.drainWaiters.push(s);
+        continue;
+      }
+      s.needDrain = false;
+      s.emit("drain");
+    }
+  }
+}
