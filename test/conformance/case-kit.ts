@@ -172,6 +172,17 @@ export async function expectConnectionError(ctx: CaseContext, code: number): Pro
  * (§5.4.1 lets an endpoint treat any stream error as a connection error).
  */
 export async function expectStreamError(ctx: CaseContext, code: number, streamId = ctx.stream, call = ctx.call): Promise<void> {
+  await expectStreamErrorOnWire(ctx, code, streamId, call);
+  await expectReset(call);
+}
+
+/**
+ * The wire half of a stream error: RST_STREAM(`code`) or GOAWAY(`code`), and the pool's stream
+ * closes. For faults that follow a complete response (END_STREAM already received), the RFC requires
+ * the error on the wire but says nothing about the response delivered before it: the consumer may see
+ * it complete or reset, depending on whether the pool read both in one go.
+ */
+export async function expectStreamErrorOnWire(ctx: CaseContext, code: number, streamId = ctx.stream, call = ctx.call): Promise<void> {
   const { conn } = ctx;
   const r = await awaitPeer(
     conn.until(() => {
@@ -185,7 +196,7 @@ export async function expectStreamError(ctx: CaseContext, code: number, streamId
   assert.notEqual(r.kind, "closed", `RST_STREAM or GOAWAY, not a bare close; the client sent ${conn.describe()}`);
   assert.equal(r.code, code, `${r.kind} error code; the client sent ${conn.describe()}`);
   if (r.kind === "goaway") await conn.waitClosed();
-  await expectReset(call);
+  await call.closed();
 }
 
 /** The client processed everything sent so far without GOAWAY, RST_STREAM or close. */

@@ -31,6 +31,8 @@ export abstract class FrameConnection extends EventEmitter {
   protected abstract onGoaway(lastId: number, code: number): void;
   protected abstract onWindowUpdate(id: number, inc: number): void;
   protected abstract onPingAck(): void;
+  /** A stream error on `id` found at the frame level (the stream may or may not be open). */
+  protected abstract onStreamFault(id: number, code: number, msg: string): void;
   /** Called after each batched write: the send side may have room again. */
   protected abstract afterFlush(): void;
 
@@ -111,13 +113,21 @@ export abstract class FrameConnection extends EventEmitter {
         }
         return;
       case FrameType.GOAWAY:
+        if (id !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
         if (end - start < 8) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY length");
         return this.onGoaway(buf.readUInt32BE(start) & MAX_WINDOW, buf.readUInt32BE(start + 4));
       case FrameType.WINDOW_UPDATE:
         if (end - start !== 4) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE length");
         return this.onWindowUpdate(id, buf.readUInt32BE(start) & MAX_WINDOW);
+      case FrameType.PRIORITY:
+        // RFC 9113 deprecates priority signals but keeps the frame's format rules (§6.3); the
+        // signal itself is ignored.
+        if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
+        if (end - start !== 5) return this.onStreamFault(id, ErrorCode.FRAME_SIZE_ERROR, "PRIORITY length");
+        if ((buf.readUInt32BE(start) & MAX_WINDOW) === id) return this.onStreamFault(id, ErrorCode.PROTOCOL_ERROR, "stream depends on itself");
+        return;
       default:
-        // PRIORITY and unknown frame types are ignored (§5.5, RFC 9113 deprecates priority).
+        // Unknown frame types are ignored (§5.5).
         return;
     }
   }
@@ -131,7 +141,11 @@ export abstract class FrameConnection extends EventEmitter {
       const pad = buf[s++];
       e -= pad;
     }
-    if ((flags & Flag.PRIORITY) !== 0) s += 5;
+    if ((flags & Flag.PRIORITY) !== 0) {
+      if (s + 5 > e) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding exceeds payload");
+      if ((buf.readUInt32BE(s) & MAX_WINDOW) === id) return this.onStreamFault(id, ErrorCode.PROTOCOL_ERROR, "stream depends on itself");
+      s += 5;
+    }
     if (s > e) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding exceeds payload");
     const fragment = buf.subarray(s, e);
     const endStream = (flags & Flag.END_STREAM) !== 0;

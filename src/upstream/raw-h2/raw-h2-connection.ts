@@ -49,6 +49,8 @@ export class RawH2Connection extends SendFlowConnection {
   private readonly fields: string[] = [];
   private readonly parsed: ParsedBlock = { error: "", status: 0, contentLength: -1 };
   private nextId = 1;
+  /** Streams the peer ended while our request was still open (we reset them): late frames are errors. */
+  private readonly peerEnded = new Set<number>();
   private peerInitialWindow = DEFAULT_WINDOW;
   private connRecvUnacked = 0;
   private readonly streamWindow: number;
@@ -200,10 +202,7 @@ export class RawH2Connection extends SendFlowConnection {
       this.scheduleFlush();
     }
     const s = this.streams.get(id);
-    if (s === undefined) {
-      if (id >= this.nextId || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "DATA for an unopened stream");
-      return;
-    }
+    if (s === undefined) return this.onFrameForGoneStream(id, "DATA");
     if (s.status === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "DATA before response HEADERS");
     s.recvWindow -= flowLen;
     if (s.recvWindow < 0) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded");
@@ -237,12 +236,9 @@ export class RawH2Connection extends SendFlowConnection {
       if (err instanceof HpackError) return this.connError(ErrorCode.COMPRESSION_ERROR, err.message);
       throw err;
     }
-    if (s === undefined) {
-      // Even ids would be pushes (disabled); odd ids we never opened are a protocol violation. Blocks
-      // for streams we already reset are legal and just dropped (decoded above for the table's sake).
-      if ((id & 1) === 0 || id >= this.nextId) this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS for an unopened stream");
-      return;
-    }
+    // Even ids would be pushes (disabled). A block for a stream we reset is decoded above all the
+    // same: the dynamic table must stay in step with the peer's.
+    if (s === undefined) return this.onFrameForGoneStream(id, "HEADERS");
     if (size > MAX_HEADER_LIST) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "response header list too large");
     const p = this.parsed;
     const trailers = s.status !== 0;
@@ -272,7 +268,12 @@ export class RawH2Connection extends SendFlowConnection {
     }
     s.remoteEnded = true;
     // A complete response before our request body ended: tell the peer we stop sending (§8.1).
-    if (!s.endSent) this.writeReset(s.id, ErrorCode.CANCEL);
+    if (!s.endSent) {
+      this.writeReset(s.id, ErrorCode.CANCEL);
+      // Remembered (a few, this is rare) so that late frames from the peer get STREAM_CLOSED.
+      if (this.peerEnded.size >= 64) this.peerEnded.clear();
+      this.peerEnded.add(s.id);
+    }
     this.retire(s);
     s.finishRemote();
   }
@@ -293,6 +294,26 @@ export class RawH2Connection extends SendFlowConnection {
       this.retire(s);
     }
     s.abortSoon(code);
+  }
+
+  protected onStreamFault(id: number, code: number, why: string): void {
+    const s = this.streams.get(id);
+    if (s !== undefined) return this.streamError(s, code, why);
+    // RST_STREAM must not name an idle stream (§6.4): a fault there ends the connection instead.
+    if (id >= this.nextId) return this.connError(code, why);
+    this.writeReset(id, code);
+  }
+
+  /**
+   * DATA or HEADERS for a stream that is no longer open. After the peer's END_STREAM it may send
+   * neither (§5.1, half-closed remote / closed): STREAM_CLOSED, even though we may have reset the
+   * stream ourselves meanwhile. Streams we reset before the peer ended them may still see frames
+   * the peer sent before our RST_STREAM arrived; those are ignored (§5.4.2). Unopened ids are a
+   * protocol violation.
+   */
+  private onFrameForGoneStream(id: number, what: string): void {
+    if ((id & 1) === 0 || id >= this.nextId) return this.connError(ErrorCode.PROTOCOL_ERROR, `${what} for an unopened stream`);
+    if (this.peerEnded.has(id)) this.writeReset(id, ErrorCode.STREAM_CLOSED);
   }
 
   private streamError(s: RawH2Stream, code: number, _why: string): void {
@@ -316,7 +337,8 @@ export class RawH2Connection extends SendFlowConnection {
           this.enc.setMaxTableSize(value);
           break;
         case Setting.ENABLE_PUSH:
-          if (value > 1) return this.connError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH not 0 or 1");
+          // Only a client may enable push; from a server any value but 0 is an error (§6.5.2).
+          if (value !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH from a server");
           break;
         case Setting.MAX_CONCURRENT_STREAMS:
           this.peerMaxConcurrent = value;
