@@ -11,7 +11,7 @@
 //
 // Environment: ROUNDS (3), DURATION (4 s), WARMUP (1 s), RATE (1000 req/s total),
 // CONNS (10), STREAMS (10), NOISE_MAX (25 = % of one core), NOISE_RETRIES (2),
-// TARGETS (comma list of direct,nginx,haproxy,naive,pilotfish,pilotfishraw,pilotfish2), SCENARIOS (A,B,C,D,E),
+// TARGETS (comma list of direct,nginx,haproxy,naive,pilotfish,pilotfishnode,pilotfish2), SCENARIOS (A,B,C,D,E),
 // IDLE_STREAMS (1000) / IDLE_CONNS (20) for E,
 // QUIET_WAIT (10 s), PROXY_NODE_FLAGS (extra node flags for naive + pilotfish), BENCH_TIMEOUT (2400 s),
 // BENCH_RUN_DIR (scratch dir; run.sh sets it), BENCH_BASE_PORT (18000).
@@ -54,7 +54,7 @@ const IDLE_STREAMS = num("IDLE_STREAMS", 1000);
 const IDLE_CONNS = num("IDLE_CONNS", 20); // nginx allows 128 streams per connection, HAProxy 100
 
 type ScenarioId = "A" | "B" | "C" | "D" | "E";
-type TargetId = "direct" | "nginx" | "haproxy" | "naive" | "pilotfish" | "pilotfishraw" | "pilotfish2";
+type TargetId = "direct" | "nginx" | "haproxy" | "naive" | "pilotfish" | "pilotfishnode" | "pilotfish2";
 type Mode = "sat" | "rate";
 interface Scenario {
   id: ScenarioId;
@@ -89,10 +89,10 @@ const TARGET_LABEL: Record<TargetId, string> = {
   haproxy: "HAProxy",
   naive: "naive node:http2",
   pilotfish: "Pilotfish",
-  pilotfishraw: "Pilotfish, raw-h2 upstream",
+  pilotfishnode: "Pilotfish, node:http2 upstream",
   pilotfish2: "Pilotfish, 2 workers on CPUs 0+1",
 };
-const ALL_TARGETS: TargetId[] = ["direct", "nginx", "haproxy", "naive", "pilotfish", "pilotfishraw", "pilotfish2"];
+const ALL_TARGETS: TargetId[] = ["direct", "nginx", "haproxy", "naive", "pilotfish", "pilotfishnode", "pilotfish2"];
 const TARGETS = ALL_TARGETS.filter((t) => t === "direct" || env.TARGETS === undefined || env.TARGETS === "all" || env.TARGETS.split(",").includes(t));
 const PROXY_BASE: Record<Exclude<TargetId, "direct">, number> = {
   nginx: BASE + 100,
@@ -100,11 +100,11 @@ const PROXY_BASE: Record<Exclude<TargetId, "direct">, number> = {
   naive: BASE + 300,
   pilotfish: BASE + 400,
   pilotfish2: BASE + 500,
-  pilotfishraw: BASE + 600,
+  pilotfishnode: BASE + 600,
 };
 const ADMIN_PORT = BASE + 1901;
 const ADMIN_PORT_2 = BASE + 1902;
-const ADMIN_PORT_RAW = BASE + 1903;
+const ADMIN_PORT_NODE = BASE + 1903;
 function portOf(t: TargetId, s: Scenario): number {
   return t === "direct" ? s.upstreamPort : PROXY_BASE[t] + s.slot;
 }
@@ -390,11 +390,11 @@ backend b${s.id}
 ).join("\n")}
 `,
   );
-  for (const [t, admin] of [["pilotfish", ADMIN_PORT], ["pilotfishraw", ADMIN_PORT_RAW], ["pilotfish2", ADMIN_PORT_2]] as const) writePilotfishBootstrap(t, admin);
+  for (const [t, admin] of [["pilotfish", ADMIN_PORT], ["pilotfishnode", ADMIN_PORT_NODE], ["pilotfish2", ADMIN_PORT_2]] as const) writePilotfishBootstrap(t, admin);
   return { reqBin };
 }
 
-function writePilotfishBootstrap(t: "pilotfish" | "pilotfishraw" | "pilotfish2", adminPort: number): void {
+function writePilotfishBootstrap(t: "pilotfish" | "pilotfishnode" | "pilotfish2", adminPort: number): void {
   const listeners = SCENARIOS.map(
     (s) => `  - name: ingress_${s.id}
     address: { socket_address: { address: 127.0.0.1, port_value: ${portOf(t, s)} } }
@@ -452,7 +452,7 @@ const state = new Map<TargetId, TargetState>();
 let upstreamPgids: number[] = [];
 
 async function startAll(): Promise<void> {
-  for (const p of [...new Set(SCENARIOS.map((s) => s.upstreamPort)), ...SCENARIOS.flatMap((s) => TARGETS.map((t) => portOf(t, s))), ADMIN_PORT, ADMIN_PORT_2, ADMIN_PORT_RAW]) {
+  for (const p of [...new Set(SCENARIOS.map((s) => s.upstreamPort)), ...SCENARIOS.flatMap((s) => TARGETS.map((t) => portOf(t, s))), ADMIN_PORT, ADMIN_PORT_2, ADMIN_PORT_NODE]) {
     if (!(await portFree(p))) throw new Error(`port ${p} is already in use (another bench running?)`);
   }
   for (const n of ["nginx-upstream", "nginx-proxy"]) {
@@ -473,7 +473,7 @@ async function startAll(): Promise<void> {
     if (t === "nginx") p = startProc("proxy-nginx", PROXY_CPU, "nginx", ["-p", RUN_DIR, "-e", path.join(RUN_DIR, "nginx-proxy.err"), "-c", path.join(RUN_DIR, "nginx-proxy.conf")]);
     if (t === "haproxy") p = startProc("proxy-haproxy", PROXY_CPU, "haproxy", ["-db", "-f", path.join(RUN_DIR, "haproxy.cfg")]);
     if (t === "naive") p = startProc("proxy-naive", PROXY_CPU, NODE, [...PROXY_NODE_FLAGS, path.join(RUN_DIR, "naive-proxy.mjs"), ...SCENARIOS.map((s) => `${portOf("naive", s)}=127.0.0.1:${s.upstreamPort}`)]);
-    if (t === "pilotfish" || t === "pilotfishraw" || t === "pilotfish2") {
+    if (t === "pilotfish" || t === "pilotfishnode" || t === "pilotfish2") {
       const main = path.join(ROOT, "dist/cli/main.js");
       if (!fs.existsSync(main)) {
         st.startError = "dist/cli/main.js not built";
@@ -482,8 +482,9 @@ async function startAll(): Promise<void> {
       // The sidecar re-executes itself with its production V8 flags (src/cli/node-flags.ts);
       // PROXY_NODE_FLAGS, when given, replaces them so that both Node proxies run alike.
       const flagsEnv: Record<string, string> = PROXY_NODE_FLAGS.length > 0 ? { PILOTFISH_NODE_FLAGS: PROXY_NODE_FLAGS.join(" ") } : {};
-      // pilotfishraw: the same one-worker sidecar with the raw frame client as its upstream (issue #9).
-      flagsEnv.PILOTFISH_UPSTREAM_H2 = t === "pilotfishraw" ? "raw" : "node";
+      // pilotfishnode: the same one-worker sidecar with node:http2 as its upstream client instead of the
+      // default raw frame client (docs/raw-h2-client.md), for the A/B of issue #9.
+      if (t === "pilotfishnode") flagsEnv.PILOTFISH_UPSTREAM_H2 = "node";
       const one = t !== "pilotfish2";
       p = startProc(`proxy-${t}`, one ? PROXY_CPU : `${PROXY_CPU},${LOAD_CPU}`, NODE, [
         main, "sidecar", "-c", path.join(RUN_DIR, `${t}-bootstrap.yaml`), "--concurrency", one ? "1" : "2",
@@ -856,7 +857,7 @@ function targetsTable(results: Results): string[] {
   };
   const mark = (v: number, goal: number, higherIsBetter = true): string =>
     !Number.isFinite(v) ? "not measured" : (higherIsBetter ? v >= goal : v <= goal) ? "**met**" : `missed by ${f2(Math.abs(v - goal))}`;
-  const cols: TargetId[] = ["naive", "nginx", "haproxy", "pilotfish", "pilotfishraw"];
+  const cols: TargetId[] = ["naive", "nginx", "haproxy", "pilotfish", "pilotfishnode"];
   const row = (figure: string, cell: (t: TargetId) => string, target: string, verdict: string): string =>
     `| ${figure} | ${cols.map((t) => (state.has(t) ? cell(t) : "–")).join(" | ")} | ${target} | ${verdict} |`;
   const L = [

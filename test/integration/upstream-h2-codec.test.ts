@@ -1,11 +1,12 @@
 /**
- * The raw HTTP/2 upstream client (PILOTFISH_UPSTREAM_H2=raw) under the proxy's own tests: first proof
- * that the switch really selects it (so the re-runs below are not vacuous), then the integration files
- * that proxy through a sidecar to an HTTP/2 upstream, re-run as child test processes with the variable
- * set. Sidecars inherit it; in-process stacks read it too. Together they cover unary and the three
- * streaming kinds, trailers, deadlines, cancellation both ways, flow control (a paused 1 GiB stream),
- * GOAWAY replay and GOAWAY storms, refused streams, upstream resets and crashes, TLS and mTLS,
- * keepalive and idle timeouts, and connect failures.
+ * PILOTFISH_UPSTREAM_H2: the raw frame client is the default upstream HTTP/2 client and the rest of the
+ * suite runs on it; node:http2's client stays as the fallback (`node`). First proof that the switch
+ * really selects each client (so the re-runs below are not vacuous), then the integration files that
+ * proxy through a sidecar to an HTTP/2 upstream, re-run as child test processes with `node`, so the
+ * fallback keeps its coverage. Sidecars inherit the variable; in-process stacks read it too. Together
+ * the files cover unary and the three streaming kinds, trailers, deadlines, cancellation both ways,
+ * flow control (a paused 1 GiB stream), GOAWAY replay and GOAWAY storms, refused streams, upstream
+ * resets and crashes, TLS and mTLS, keepalive and idle timeouts, and connect failures.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -19,9 +20,9 @@ import { echoBootstrap } from "../helpers/bootstrap.js";
 import { NODE_BIN, runCli, startSidecar } from "../helpers/sidecar.js";
 import { REPO_ROOT } from "../helpers/util.js";
 
-const RAW = { PILOTFISH_UPSTREAM_H2: "raw" };
+const NODE = { PILOTFISH_UPSTREAM_H2: "node" };
 
-/** Integration files re-run with the raw client; each names what it adds to the coverage. */
+/** Integration files re-run with node:http2's client; each names what it adds to the coverage. */
 const FILES = [
   "grpc-calls", // unary, server/client/bidi streaming, trailers, 16 MiB messages
   "grpc-failures", // deadlines, cancellation both ways, upstream resets before and after headers
@@ -64,11 +65,13 @@ async function upstreamClientSettings(env: NodeJS.ProcessEnv): Promise<http2.Set
 }
 
 void describe("PILOTFISH_UPSTREAM_H2", { timeout: 60_000 }, () => {
-  void it("raw selects the raw client (its SETTINGS carry MAX_HEADER_LIST_SIZE 262144); unset keeps node:http2", async () => {
-    const raw = await upstreamClientSettings(RAW);
+  void it("unset selects the raw client (its SETTINGS carry MAX_HEADER_LIST_SIZE 262144); node selects node:http2", async () => {
+    const raw = await upstreamClientSettings({ PILOTFISH_UPSTREAM_H2: "" });
     assert.equal(raw.maxHeaderListSize, 262_144);
     assert.equal(raw.enablePush, false);
-    const node = await upstreamClientSettings({ PILOTFISH_UPSTREAM_H2: "" });
+    const explicit = await upstreamClientSettings({ PILOTFISH_UPSTREAM_H2: "raw" });
+    assert.equal(explicit.maxHeaderListSize, 262_144);
+    const node = await upstreamClientSettings(NODE);
     assert.notEqual(node.maxHeaderListSize, 262_144);
   });
 
@@ -79,12 +82,12 @@ void describe("PILOTFISH_UPSTREAM_H2", { timeout: 60_000 }, () => {
   });
 });
 
-void describe("proxy integration tests with PILOTFISH_UPSTREAM_H2=raw", () => {
+void describe("proxy integration tests with PILOTFISH_UPSTREAM_H2=node (the fallback)", () => {
   for (const name of FILES) {
     void it(`test/integration/${name}.test.ts passes`, { timeout: 300_000 }, async () => {
       const file = join(REPO_ROOT, "test", "integration", `${name}.test.ts`);
       // A fresh test run, not a subtest of ours: without NODE_TEST_CONTEXT the child really runs its file.
-      const env: NodeJS.ProcessEnv = { ...process.env, ...RAW };
+      const env: NodeJS.ProcessEnv = { ...process.env, ...NODE };
       delete env.NODE_TEST_CONTEXT;
       const child = spawn(NODE_BIN, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", file], {
         cwd: REPO_ROOT,
@@ -95,7 +98,7 @@ void describe("proxy integration tests with PILOTFISH_UPSTREAM_H2=raw", () => {
       child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
       child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
       const [code] = (await once(child, "exit")) as [number | null];
-      assert.equal(code, 0, `${name} failed with the raw upstream client:\n${out.slice(-6000)}`);
+      assert.equal(code, 0, `${name} failed with the node:http2 upstream client:\n${out.slice(-6000)}`);
       // Guard against a run that selected nothing (e.g. a test-name filter leaking into the child).
       assert.match(out, /ℹ pass [1-9]/, `${name} ran no test:\n${out.slice(-2000)}`);
     });
