@@ -24,7 +24,38 @@ function clientMaxFrame(ctx: CaseContext): number {
   return ctx.conn.clientSettings?.get(SettingId.MAX_FRAME_SIZE) ?? 16_384;
 }
 
+/** Lets the bytes written so far arrive as their own TCP read before more follow (nodelay peer). */
+function separateRead(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 15));
+}
+
 export const FRAME_CASES: readonly ConformanceCase[] = [
+  {
+    id: "4.1-frames-cut-across-reads",
+    name: "RFC 9113 §4.1: frames cut anywhere across TCP reads (inside a header, a HEADERS payload, a DATA payload with END_STREAM) are reassembled",
+    async run(ctx) {
+      const body = Buffer.alloc(40_000, 0x61);
+      const wire = Buffer.concat([
+        headers(ctx.stream, responseBlock(200, [["content-length", String(body.length)]])),
+        data(ctx.stream, body.subarray(0, 16_384)),
+        data(ctx.stream, body.subarray(16_384, 32_768)),
+        data(ctx.stream, body.subarray(32_768), true),
+      ]);
+      // Cuts: inside the first frame header, inside the HEADERS payload, inside the 2nd DATA header,
+      // three inside DATA payloads (the last one within the END_STREAM frame).
+      const cuts = [4, 12, 16_400, 20_000, 33_000, wire.length - 7];
+      let at = 0;
+      for (const cut of cuts) {
+        ctx.conn.send(wire.subarray(at, cut));
+        at = cut;
+        await separateRead();
+      }
+      ctx.conn.send(wire.subarray(at));
+      await ctx.call.closed();
+      assert.ok(ctx.call.clean, `clean end (${ctx.call.describe()})`);
+      assert.equal(ctx.call.body, body.toString("latin1"), "every body byte, once, in order");
+    },
+  },
   {
     id: "4.1-unknown-type-conn",
     name: "RFC 9113 §4.1/§5.5: a frame of unknown type on stream 0 is ignored",
