@@ -225,8 +225,9 @@ export class Http2Pool implements UpstreamPool {
     session.on("goaway", () => {
       ps.draining = true;
       this.removeSession(ps);
-      // Queued requests need another session.
-      if (this.queue.length > 0 && !this.closed) this.connect();
+      // Queued requests need another session, unless one is already coming up (a GOAWAY storm must
+      // not open a session per GOAWAY).
+      this.maybeGrow();
     });
     session.on("error", () => {
       // Reported through 'close'; streams get their own errors.
@@ -243,8 +244,8 @@ export class Http2Pool implements UpstreamPool {
         this.stats.cxConnectFail.inc();
         // Queued requests were waiting for this session; fail them unless another is on its way.
         if (!this.sessions.some((s) => !s.draining)) this.failQueue(tlsFailureOf(ps.socket) === "" ? "connect-failure" : "tls-failure");
-      } else if (this.queue.length > 0 && !this.closed) {
-        this.connect();
+      } else {
+        this.maybeGrow();
       }
     });
   }

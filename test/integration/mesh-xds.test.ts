@@ -110,7 +110,9 @@ for (const delta of [false, true]) {
       await until("calls to keep flowing while the server is down", 5000, () => c.calls.length > servedWhileDown + 5);
       cp = await startControlPlane(meshYaml([b, c], listenerPort), { xdsPort });
       const cp2 = cp;
-      await until("the sidecar to reconnect and ACK every type", 15_000, async () => {
+      // The ADS client's jittered backoff (0.5 s doubling to 30 s, as Envoy's) may be several attempts
+      // deep by the time the server is back on a loaded machine: allow the 30 s cap plus slack.
+      await until("the sidecar to reconnect and ACK every type", 40_000, async () => {
         const nodes = JSON.stringify(await cp2.getJson("/nodes"));
         return nodes.includes("frontend-1") && !nodes.includes('"version_acked":""') && !nodes.includes('"version_acked":null');
       });
