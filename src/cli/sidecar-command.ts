@@ -9,12 +9,14 @@ import { Sidecar } from "../sidecar/sidecar.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { printConfigError } from "./validate-command.js";
 import { upstreamH2Codec } from "../upstream/upstream-codec.js";
+import { downstreamH2Codec } from "../listener/downstream-codec.js";
 import { WORKER_INDEX_ENV } from "../sidecar/workers/worker-protocol.js";
 
 export async function runSidecar(file: string, concurrency = 1): Promise<number> {
   let bootstrap: Bootstrap;
   try {
     upstreamH2Codec();
+    downstreamH2Codec();
     bootstrap = loadBootstrapFile(file);
   } catch (err) {
     printConfigError(file, err);

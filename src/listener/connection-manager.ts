@@ -16,6 +16,7 @@ import type { HttpFilter } from "../filters/http-filter.js";
 import { H1Downstream, H2Downstream } from "./downstream.js";
 import { attachDownstream, RouterCall } from "./router-call.js";
 import { StreamIdleSweep } from "./stream-idle-sweep.js";
+import type { RawH2ServerStream } from "./raw-h2/raw-h2-server-stream.js";
 
 const END_STREAM = 0x1;
 const NGHTTP2_CANCEL = 8;
@@ -100,6 +101,16 @@ export class ConnectionManager {
     const call = new RouterCall(this, ds, headers, isGrpcContentType(headers["content-type"]), (flags & END_STREAM) !== 0);
     attachDownstream(call, stream, true);
     stream.on("error", ignore);
+    this.idleSweep.track(call);
+    call.start();
+  }
+
+  /** A new stream of our own HTTP/2 server: the stream is its own Downstream. */
+  onRawStream(stream: RawH2ServerStream, headers: IncomingHttpHeaders, flags: number): void {
+    this.stats.rqTotal.inc();
+    this.stats.rqActive.value++;
+    const call = new RouterCall(this, stream, headers, isGrpcContentType(headers["content-type"]), (flags & END_STREAM) !== 0);
+    attachDownstream(call, stream, true);
     this.idleSweep.track(call);
     call.start();
   }

@@ -5,6 +5,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 
+/** The request body as the router reads it: node's Readable, or our HTTP/2 server's stream. */
+export interface DownstreamBody {
+  /** 'data' (a chunk) and 'end' (the request is complete). */
+  on(event: "data" | "end", fn: (chunk: Buffer) => void): unknown;
+  removeListener(event: "data" | "end", fn: (chunk: Buffer) => void): unknown;
+  /** Stops 'data' (and, on HTTP/2, the flow-control credit that lets the client send more). */
+  pause(): unknown;
+  resume(): unknown;
+}
+
 /** What the router needs from the downstream. */
 export interface Downstream {
   /** Whether response headers went out. */
@@ -16,7 +26,7 @@ export interface Downstream {
   /** Whether the request was reset rather than finished (meaningful a loop turn after 'end'). */
   readonly aborted: boolean;
   /** The request body source. */
-  readonly body: NodeJS.ReadableStream;
+  readonly body: DownstreamBody;
   /** Sends response headers; `waitForTrailers` keeps the stream open for sendTrailers(). */
   respond(headers: OutgoingHttpHeaders, endStream: boolean, waitForTrailers: boolean): void;
   /** Writes body bytes; false means wait for 'drain' (see onDrain). */

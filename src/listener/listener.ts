@@ -20,6 +20,9 @@ import { tlsStats } from "../security/tls-stats.js";
 import { ConnectionManager } from "./connection-manager.js";
 import { DownstreamTls } from "./downstream-tls.js";
 import { StreamAdmission } from "./stream-admission.js";
+import { downstreamH2Codec } from "./downstream-codec.js";
+import { RawH2ServerConnection, type RawH2ServerOptions, type RawH2StreamSink } from "./raw-h2/raw-h2-server-connection.js";
+import type { RawH2ServerStream } from "./raw-h2/raw-h2-server-stream.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
 /**
@@ -32,13 +35,16 @@ const MAX_STREAMS_PER_TURN = 32;
 const HTTP1_HEADERS_TIMEOUT_MS = 60_000;
 
 /** A running listener. */
-export class Listener {
+export class Listener implements RawH2StreamSink {
   /** The connection manager new streams go to; replaced whole when the listener's config changes. */
   cm: ConnectionManager;
   private readonly server: net.Server;
   private readonly h2: http2.Http2Server;
   private readonly h1: http.Server;
-  private readonly sessions = new Set<http2.Http2Session>();
+  /** HTTP/2 connections (node's sessions or ours), for GOAWAY on drain. */
+  private readonly sessions = new Set<{ close(): void }>();
+  /** Our own HTTP/2 server instead of node:http2's (PILOTFISH_DOWNSTREAM_H2=raw). */
+  private readonly rawH2: boolean;
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
   private tls: DownstreamTls | undefined;
@@ -53,6 +59,7 @@ export class Listener {
   ) {
     const hcm = config.hcm;
     this.cm = new ConnectionManager(hcm, clusters, random, store, config.tls !== undefined);
+    this.rawH2 = downstreamH2Codec() === "raw";
     this.h2 = http2.createServer({
       maxSessionMemory: 64,
       maxHeaderListPairs: hcm.maxHeadersCount + 8,
@@ -108,8 +115,9 @@ export class Listener {
           sock.destroy();
           return;
         }
-        if (sock.alpnProtocol === "h2") this.h2.emit("connection", sock);
-        else this.h1.emit("connection", sock);
+        if (sock.alpnProtocol !== "h2") this.h1.emit("connection", sock);
+        else if (this.rawH2) this.onRawConnection(sock, undefined);
+        else this.h2.emit("connection", sock);
       });
       server.on("tlsClientError", (err: NodeJS.ErrnoException) => this.tls!.onTlsClientError(err));
       this.server = server;
@@ -178,10 +186,12 @@ export class Listener {
   private onCleartext(sock: net.Socket): void {
     this.track(sock);
     sock.once("data", (buf: Buffer) => {
+      const n = Math.min(buf.length, PREFACE.length);
+      const h2 = buf.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (h2 && this.rawH2) return this.onRawConnection(sock, buf);
       sock.pause();
       sock.unshift(buf);
-      const n = Math.min(buf.length, PREFACE.length);
-      if (buf.subarray(0, n).equals(PREFACE.subarray(0, n))) {
+      if (h2) {
         this.h2.emit("connection", sock);
       } else {
         this.h1.emit("connection", sock);
@@ -203,6 +213,39 @@ export class Listener {
     sock.on("error", () => sock.destroy());
     const idle = this.config.hcm.idleTimeoutMs;
     if (idle > 0) sock.setTimeout(idle, () => sock.destroy());
+  }
+
+  /** A connection for our own HTTP/2 server; `first` is what the preface sniffing read. */
+  private onRawConnection(sock: net.Socket, first: Buffer | undefined): void {
+    const conn = new RawH2ServerConnection(sock, this.rawOptions(), this);
+    this.cm.stats.cxHttp2Total.inc();
+    this.sessions.add(conn);
+    conn.once("close", () => this.sessions.delete(conn));
+    if (first !== undefined) conn.feed(first);
+    if (this.draining) conn.close();
+  }
+
+  private rawOptions(): RawH2ServerOptions {
+    const hcm = this.config.hcm;
+    return {
+      maxConcurrentStreams: hcm.http2.maxConcurrentStreams,
+      streamWindow: hcm.http2.initialStreamWindowSize,
+      connectionWindow: hcm.http2.initialConnectionWindowSize,
+      maxHeaderListSize: hcm.maxRequestHeadersKb * 1024,
+      maxHeaderFields: hcm.maxHeadersCount + 8,
+      perTurn: MAX_STREAMS_PER_TURN,
+    };
+  }
+
+  /** RawH2StreamSink: a request on one of our HTTP/2 connections, for the current connection manager. */
+  onStream(stream: RawH2ServerStream, headers: http2.IncomingHttpHeaders, flags: number): void {
+    this.cm.onRawStream(stream, headers, flags);
+  }
+
+  /** RawH2StreamSink: a request the client reset before its turn came. */
+  onDropped(): void {
+    this.cm.stats.rqTotal.inc();
+    this.cm.stats.rxReset.inc();
   }
 
   private onSession(session: http2.ServerHttp2Session): void {

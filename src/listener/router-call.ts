@@ -28,6 +28,7 @@ import type { ConnectionManager } from "./connection-manager.js";
 import { grpcStatusOf } from "../telemetry/request-record.js";
 import type { RequestTrace } from "../telemetry/telemetry.js";
 import { H1Downstream, H2Downstream, type Downstream } from "./downstream.js";
+import { RawH2ServerStream } from "./raw-h2/raw-h2-server-stream.js";
 import { Grpc, ResponseFlag } from "./response-flags.js";
 import { peerIdentity, type PeerIdentity } from "../security/peer-identity.js";
 
@@ -765,6 +766,7 @@ export class RouterCall implements PoolWaiter, FilterRequest {
 
 /** The downstream connection, for the peer's certificate identity. */
 function downstreamSocket(ds: Downstream): Socket | undefined {
+  if (ds instanceof RawH2ServerStream) return ds.conn.socket;
   if (ds instanceof H2Downstream) return ds.stream.session?.socket;
   if (ds instanceof H1Downstream) return ds.req.socket;
   return undefined;
@@ -772,6 +774,7 @@ function downstreamSocket(ds: Downstream): Socket | undefined {
 
 /** The downstream peer's IP, for spans and the access log. */
 function downstreamAddress(ds: Downstream): string | undefined {
+  if (ds instanceof RawH2ServerStream) return ds.conn.socket.remoteAddress;
   if (ds instanceof H2Downstream) return ds.stream.session?.socket?.remoteAddress;
   if (ds instanceof H1Downstream) return ds.req.socket.remoteAddress;
   return undefined;

@@ -12,9 +12,9 @@
 import type { OutgoingHttpHeaders } from "node:http2";
 import type net from "node:net";
 import type tls from "node:tls";
-import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_STREAM_ID, MAX_WINDOW, PREFACE, Setting } from "./frames.js";
-import { SendFlowConnection } from "./send-flow.js";
-import { HpackDecoder, HpackEncoder, HpackError } from "./hpack.js";
+import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_STREAM_ID, MAX_WINDOW, PREFACE, Setting } from "../../h2/frames.js";
+import { SendFlowConnection } from "../../h2/send-flow.js";
+import { HpackDecoder, HpackEncoder, HpackError } from "../../h2/hpack.js";
 import { toHeaders, type ParsedBlock } from "./response-headers.js";
 import { RawH2Stream } from "./raw-h2-stream.js";
 
@@ -36,7 +36,7 @@ export interface StreamSlotOwner {
   onStreamClosed(conn: RawH2Connection): void;
 }
 
-export class RawH2Connection extends SendFlowConnection {
+export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
   /** The connection is gone (socket closed); streams report no session from then on. */
   dead = false;
   /** Set when TLS came up with an ALPN protocol other than h2. */
@@ -276,6 +276,11 @@ export class RawH2Connection extends SendFlowConnection {
     }
     this.retire(s);
     s.finishRemote();
+  }
+
+  protected sentEnd(s: RawH2Stream): void {
+    s.endSent = true;
+    if (s.remoteEnded) this.retire(s);
   }
 
   /** Takes `s` off the wire and frees its slot. */

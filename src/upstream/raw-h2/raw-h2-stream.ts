@@ -10,10 +10,11 @@
 import { EventEmitter } from "node:events";
 import type { IncomingHttpHeaders } from "node:http2";
 import type { UpstreamStream } from "../upstream-pool.js";
-import { ErrorCode, Flag } from "./frames.js";
+import { ErrorCode, Flag } from "../../h2/frames.js";
+import type { SendStream } from "../../h2/send-flow.js";
 import type { RawH2Connection } from "./raw-h2-connection.js";
 
-export class RawH2Stream extends EventEmitter implements UpstreamStream {
+export class RawH2Stream extends EventEmitter implements UpstreamStream, SendStream {
   /** Stream id on the wire. */
   id = 0;
   /** RST_STREAM code once closed: received, sent, or NO_ERROR after a clean end. */
@@ -29,6 +30,8 @@ export class RawH2Stream extends EventEmitter implements UpstreamStream {
   localEnded = false;
   /** END_STREAM is on the wire. */
   endSent = false;
+  /** Requests end with END_STREAM on their last DATA frame, never in trailers. */
+  readonly endsWithTrailers = false;
   /** write() returned false; 'drain' is owed. */
   needDrain = false;
   /** In the connection's list of streams waiting for window. */

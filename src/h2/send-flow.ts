@@ -1,30 +1,60 @@
 /**
- * Send half of the raw HTTP/2 client: request bodies into DATA frames within the peer's stream and
- * connection windows, chunks held (by reference) while no window has room, and write() / 'drain'
- * backpressure from both the windows and the socket's buffer. RawH2Connection extends this.
+ * Send half of our HTTP/2 connections (client and server): bodies into DATA frames within the peer's
+ * stream and connection windows, chunks held (by reference) while no window has room, and write() /
+ * 'drain' backpressure from both the windows and the socket's buffer. The client's RawH2Connection and
+ * the server's RawH2ServerConnection extend this.
  */
 import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Flag, FrameType } from "./frames.js";
 import { FrameConnection } from "./frame-connection.js";
-import type { RawH2Stream } from "./raw-h2-stream.js";
+
+/** The send-side state of one stream, kept on the stream object itself (no side tables). */
+export interface SendStream {
+  /** Stream id on the wire. */
+  readonly id: number;
+  /** Closed (reset or finished): nothing more is sent. */
+  readonly destroyed: boolean;
+  /** What the peer still lets us send on this stream. */
+  sendWindow: number;
+  /** Chunks accepted by write() that no window had room for yet; the first starts at `sendOffset`. */
+  sendQueue: Buffer[];
+  sendOffset: number;
+  /** end() was called (END_STREAM goes out with the last queued chunk, or trailers follow). */
+  localEnded: boolean;
+  /** END_STREAM is on the wire. */
+  endSent: boolean;
+  /** The body ends in trailers: END_STREAM is not put on the last DATA frame (see bodySent). */
+  endsWithTrailers: boolean;
+  /** write() returned false; 'drain' is owed. */
+  needDrain: boolean;
+  /** In the connection's list of streams waiting for window. */
+  blocked: boolean;
+  /** Emits 'drain'. */
+  emit(event: "drain"): boolean;
+}
 
 /** Socket bytes queued (written plus batched) above which write() asks callers to wait for 'drain'. */
 const SOCKET_HIGH_WATER = 256 * 1024;
 
-export abstract class SendFlowConnection extends FrameConnection {
+export abstract class SendFlowConnection<S extends SendStream> extends FrameConnection {
   /** Streams on the wire, by id. */
-  protected readonly streams = new Map<number, RawH2Stream>();
+  protected readonly streams = new Map<number, S>();
   /** Streams with queued chunks that wait for window. */
-  protected blockedStreams: RawH2Stream[] = [];
+  protected blockedStreams: S[] = [];
   /** Streams whose write() returned false and that are owed a 'drain'. */
-  protected drainWaiters: RawH2Stream[] = [];
+  protected drainWaiters: S[] = [];
   protected peerMaxFrame = DEFAULT_MAX_FRAME;
   protected connSendWindow = DEFAULT_WINDOW;
 
-  /** Takes `s` off the wire (both sides done, or reset). */
-  protected abstract retire(s: RawH2Stream): void;
+  /** END_STREAM went out on `s`. */
+  protected abstract sentEnd(s: S): void;
 
-  /** RawH2Stream.write(): frames what the windows allow, queues the rest; false asks for 'drain'. */
-  writeData(s: RawH2Stream, chunk: Buffer): boolean {
+  /** The body of a stream that ends in trailers is all on the wire (override to send them). */
+  protected bodySent(_s: S): void {
+    // Client streams never end in trailers.
+  }
+
+  /** S.write(): frames what the windows allow, queues the rest; false asks for 'drain'. */
+  writeData(s: S, chunk: Buffer): boolean {
     // Off the wire (reset, or answered completely and reset by us): no frame may follow (§5.1).
     if (this.streams.get(s.id) !== s) return true;
     if (chunk.length === 0) return !this.congested;
@@ -42,17 +72,13 @@ export abstract class SendFlowConnection extends FrameConnection {
     return false;
   }
 
-  /** RawH2Stream.end(): END_STREAM now, or with the last queued chunk. */
-  endData(s: RawH2Stream): void {
+  /** The stream's end(): END_STREAM now, or with the last queued chunk (or trailers, once the body is out). */
+  endData(s: S): void {
     if (s.sendQueue.length > 0 || this.streams.get(s.id) !== s) return;
+    if (s.endsWithTrailers) return this.bodySent(s);
     this.out.header(0, FrameType.DATA, Flag.END_STREAM, s.id);
     this.scheduleFlush();
     this.sentEnd(s);
-  }
-
-  protected sentEnd(s: RawH2Stream): void {
-    s.endSent = true;
-    if (s.remoteEnded) this.retire(s);
   }
 
   protected get congested(): boolean {
@@ -60,7 +86,7 @@ export abstract class SendFlowConnection extends FrameConnection {
   }
 
   /** Frames up to `chunk.length - from` bytes within both windows; returns the offset reached. */
-  private frameData(s: RawH2Stream, chunk: Buffer, from: number, endAtLast: boolean): number {
+  private frameData(s: S, chunk: Buffer, from: number, endAtLast: boolean): number {
     let off = from;
     const len = chunk.length;
     while (off < len) {
@@ -77,7 +103,7 @@ export abstract class SendFlowConnection extends FrameConnection {
     return off;
   }
 
-  private enqueue(s: RawH2Stream, rest: Buffer): void {
+  private enqueue(s: S, rest: Buffer): void {
     s.sendQueue.push(rest);
     s.sendOffset = 0;
     if (!s.blocked) {
@@ -87,11 +113,11 @@ export abstract class SendFlowConnection extends FrameConnection {
   }
 
   /** Sends what queued streams can now send; true if a stream is still waiting. */
-  private pump(s: RawH2Stream): boolean {
+  private pump(s: S): boolean {
     const q = s.sendQueue;
     while (q.length > 0) {
       const chunk = q[0];
-      const endAtLast = s.localEnded && q.length === 1;
+      const endAtLast = s.localEnded && q.length === 1 && !s.endsWithTrailers;
       const off = this.frameData(s, chunk, s.sendOffset, endAtLast);
       if (off < chunk.length) {
         s.sendOffset = off;
@@ -100,6 +126,7 @@ export abstract class SendFlowConnection extends FrameConnection {
       q.shift();
       s.sendOffset = 0;
       if (endAtLast) this.sentEnd(s);
+      else if (q.length === 0 && s.localEnded && s.endsWithTrailers) this.bodySent(s);
     }
     return false;
   }

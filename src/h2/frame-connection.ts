@@ -1,14 +1,16 @@
 /**
- * Frame-level half of the raw HTTP/2 upstream client: batched writes, splitting the byte stream into
- * frames, header-block reassembly (HEADERS + CONTINUATION), and the frames that need no stream state.
- * The stream logic lives in RawH2Connection, which extends this.
+ * Frame-level half of our HTTP/2 connections (client and server): batched writes, splitting the byte
+ * stream into frames, header-block reassembly (HEADERS + CONTINUATION), and the frames that need no
+ * stream state. The stream logic lives in the subclasses (RawH2Connection, RawH2ServerConnection).
  */
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import { DEFAULT_MAX_FRAME, ErrorCode, Flag, FRAME_HEADER, FrameType, FrameWriter, MAX_WINDOW } from "./frames.js";
 
-/** Largest compressed header block we reassemble from CONTINUATION frames. */
+/** Largest compressed header block we reassemble from CONTINUATION frames, unless a subclass says less. */
 const MAX_HEADER_BLOCK = 1024 * 1024;
+/** CONTINUATION frames per header block; a real one needs a few (16 KiB each by default). */
+const MAX_CONTINUATIONS = 512;
 
 /** Byte `i` of `a` followed by `b`. */
 function byteAt(a: Buffer, b: Buffer, i: number): number {
@@ -17,8 +19,10 @@ function byteAt(a: Buffer, b: Buffer, i: number): number {
 
 export abstract class FrameConnection extends EventEmitter {
   abstract readonly socket: net.Socket;
-  protected readonly out = new FrameWriter();
+  protected readonly out: FrameWriter;
   protected closed = false;
+  /** Largest compressed header block reassembled; a peer that goes beyond is cut off (CONTINUATION flood). */
+  protected maxHeaderBlock = MAX_HEADER_BLOCK;
   private flushScheduled = false;
   private readonly flushFn = (): void => this.flush();
   private rest: Buffer | null = null;
@@ -36,10 +40,19 @@ export abstract class FrameConnection extends EventEmitter {
   protected abstract onGoaway(lastId: number, code: number): void;
   protected abstract onWindowUpdate(id: number, inc: number): void;
   protected abstract onPingAck(): void;
+  /** A PING ACK was queued for the peer (a server counts them against a peer that does not read). */
+  protected ackQueued(): void {
+    // The client trusts its server.
+  }
   /** A stream error on `id` found at the frame level (the stream may or may not be open). */
   protected abstract onStreamFault(id: number, code: number, msg: string): void;
   /** Called after each batched write: the send side may have room again. */
   protected abstract afterFlush(): void;
+
+  constructor(writerBytes?: number) {
+    super();
+    this.out = new FrameWriter(writerBytes);
+  }
 
   protected scheduleFlush(): void {
     if (this.flushScheduled) return;
@@ -128,8 +141,10 @@ export abstract class FrameConnection extends EventEmitter {
         if (id !== this.contId || id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
         this.contParts.push(buf.subarray(start, end));
         this.contBytes += end - start;
+        // Empty or tiny CONTINUATION frames would never reach the byte limit.
+        if (this.contParts.length > MAX_CONTINUATIONS) return this.connError(ErrorCode.ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
         // A peer that never ends its header block would otherwise grow this without bound.
-        if (this.contBytes > MAX_HEADER_BLOCK) return this.connError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
+        if (this.contBytes > this.maxHeaderBlock) return this.connError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
         if ((flags & Flag.END_HEADERS) !== 0) {
           const block = Buffer.concat(this.contParts);
           this.contParts = [];
@@ -153,6 +168,7 @@ export abstract class FrameConnection extends EventEmitter {
           this.out.header(8, FrameType.PING, Flag.ACK, 0);
           this.out.bytes(buf, start, end);
           this.scheduleFlush();
+          this.ackQueued();
         } else {
           this.onPingAck();
         }
@@ -214,10 +230,10 @@ export abstract class FrameConnection extends EventEmitter {
     this.scheduleFlush();
   }
 
-  protected writeGoaway(code: number): void {
-    // We never accept server-initiated streams, so the last processed peer stream is 0.
+  /** GOAWAY naming `lastId`, the last peer stream processed (a client accepts no server streams: 0). */
+  protected writeGoaway(code: number, lastId = 0): void {
     this.out.header(8, FrameType.GOAWAY, 0, 0);
-    this.out.u32(0);
+    this.out.u32(lastId);
     this.out.u32(code);
     this.scheduleFlush();
   }

@@ -1,5 +1,5 @@
 /**
- * HPACK for the raw HTTP/2 upstream client, on hpack.js's primitives (integer/string/Huffman coding and the
+ * HPACK for our HTTP/2 client and server, on hpack.js's primitives (integer/string/Huffman coding and the
  * dynamic table). hpack.js's public Compressor/Decompressor are readable-stream Duplexes: every
  * header block would go through stream machinery and a nextTick, which costs more than the coding
  * itself at ~1 block per request each way. So this file drives the same primitives directly.
@@ -65,6 +65,30 @@ export class HpackEncoder {
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
+  /** Encodes a response header block (:status first) or, with `trailers`, a trailer block. */
+  encodeResponse(headers: OutgoingHttpHeaders): Buffer {
+    const enc = hpack.encoder.create();
+    if (this.pendingSize >= 0) {
+      enc.encodeBits(1, 3);
+      enc.encodeInt(this.pendingSize);
+      this.table.updateSize(this.pendingSize);
+      this.pendingSize = -1;
+    }
+    const status = headers[":status"];
+    if (status !== undefined) this.field(enc, ":status", typeof status === "string" ? status : String(status));
+    for (const name in headers) {
+      const v = headers[name];
+      if (v === undefined || name.charCodeAt(0) === 58) continue;
+      const lower = name.toLowerCase();
+      if (CONNECTION_SPECIFIC.has(lower) || lower === "te") continue;
+      if (typeof v === "string") this.field(enc, lower, v);
+      else if (typeof v === "number") this.field(enc, lower, String(v));
+      else for (let i = 0; i < v.length; i++) this.field(enc, lower, v[i]);
+    }
+    const parts = enc.render();
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
   private field(enc: ReturnType<typeof hpack.encoder.create>, name: string, value: string): void {
     const never = NEVER_INDEXED.has(name);
     const index = never ? 0 : this.table.reverseLookup(name, value);
@@ -96,10 +120,11 @@ export class HpackDecoder {
   /**
    * Decodes one complete header block into `fields` as name, value pairs in wire order (validation is
    * the caller's). Every block must be decoded, even for streams we no longer track, or the dynamic
-   * table goes out of sync with the peer's. Returns the header list size as §6.5.2 counts it; throws
+   * table goes out of sync with the peer's. Returns the header list size as §6.5.2 counts it; fields
+   * past `limit` bytes of it are decoded but not kept (an HPACK bomb costs no memory). Throws
    * HpackError on a malformed block.
    */
-  decode(block: Buffer, fields: string[]): number {
+  decode(block: Buffer, fields: string[], limit = Infinity): number {
     const d = this.dec;
     const table = this.table;
     let size = 0;
@@ -116,7 +141,7 @@ export class HpackDecoder {
           const incremental = d.decodeBit() === 1;
           if (!incremental) {
             if (d.decodeBit() === 1) {
-              if (fields.length > 0) throw new Error("dynamic table size update after a field");
+              if (size > 0) throw new Error("dynamic table size update after a field");
               const next = d.decodeInt();
               if (next > DEFAULT_TABLE_SIZE) throw new Error("dynamic table size update above our limit");
               table.updateSize(next);
@@ -141,7 +166,7 @@ export class HpackDecoder {
         }
         // RFC 9113 §6.5.2's accounting: octets of name and value plus 32 per field.
         size += name.length + value.length + 32;
-        fields.push(name, value);
+        if (size <= limit) fields.push(name, value);
       }
     } catch (err) {
       // The connection fails on this; a fresh decoder keeps a stray later call from reading leftovers.

@@ -59,8 +59,16 @@ export const MAX_STREAM_ID = 0x7fff_ffff;
  * read in one chunk cost one write(2) for the 100 requests they trigger, not 100.
  */
 export class FrameWriter {
-  buf = Buffer.allocUnsafe(64 * 1024);
+  buf: Buffer;
   len = 0;
+
+  /**
+   * `initial` bytes to start with; the buffer doubles as a turn needs. A server holds one writer per
+   * client connection, mostly idle, so it starts small there.
+   */
+  constructor(private readonly initial = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
 
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -108,7 +116,7 @@ export class FrameWriter {
     this.buf.copy(out, 0, 0, this.len);
     this.len = 0;
     // Don't keep a buffer that one large upload grew to megabytes.
-    if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(64 * 1024);
+    if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(this.initial);
     return out;
   }
 }

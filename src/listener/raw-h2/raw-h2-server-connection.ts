@@ -1,0 +1,543 @@
+/**
+ * The server side of one downstream HTTP/2 connection, speaking frames directly over the socket (h2c
+ * with prior knowledge, or TLS with ALPN h2). Written because node:http2's server half cost as much
+ * CPU per proxied request as the rest of the proxy (issue #9; docs/raw-h2-server.md); it shares the
+ * frame layer, send-side flow control and HPACK with our upstream client (src/h2/).
+ *
+ * New streams of one socket read are started after the whole read is parsed, so streams a client
+ * reset in the same read (rapid reset, CVE-2023-44487) never reach the router; at most `perTurn` start
+ * per event-loop turn (Envoy's max_requests_per_io_cycle), the rest wait for the next turn.
+ *
+ * Abuse limits (nghttp2's, as node:http2 applied them): client resets drain a token bucket (1000,
+ * refilled 33/s), control-frame ACKs owed to a client that does not read are bounded, header blocks
+ * are bounded in bytes and CONTINUATION frames, and decoded header lists in bytes and fields.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import type net from "node:net";
+import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_WINDOW, PREFACE, Setting } from "../../h2/frames.js";
+import { HpackDecoder, HpackEncoder, HpackError } from "../../h2/hpack.js";
+import { SendFlowConnection } from "../../h2/send-flow.js";
+import { type ParsedRequest, toRequestHeaders } from "./request-headers.js";
+import { RawH2ServerStream } from "./raw-h2-server-stream.js";
+
+/** Client resets allowed in a burst, and refilled per second (nghttp2's stream reset rate limit). */
+const RESET_BURST = 1000;
+const RESET_RATE_PER_S = 33;
+/** PING/SETTINGS ACKs queued for a client whose socket stopped draining (nghttp2's max outbound ACKs). */
+const MAX_OWED_ACKS = 1000;
+/** Streams reset by us that the client may still send frames for (§5.4.2), remembered to ignore those. */
+const RECENT_RESETS = 128;
+
+export interface RawH2ServerOptions {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce. */
+  readonly maxConcurrentStreams: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE: request body a stream may have in flight towards us. */
+  readonly streamWindow: number;
+  /** Connection receive window (raised from 65 535 by WINDOW_UPDATE at start). */
+  readonly connectionWindow: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE we advertise; larger request header lists are refused. */
+  readonly maxHeaderListSize: number;
+  /** Most fields (pseudo-headers included) a request header list may have. */
+  readonly maxHeaderFields: number;
+  /** New streams started per connection per event-loop turn. */
+  readonly perTurn: number;
+}
+
+/** Who gets the streams of a connection. */
+export interface RawH2StreamSink {
+  /** A new, validated request: route it. `flags` has END_STREAM when the request has no body. */
+  onStream(stream: RawH2ServerStream, headers: IncomingHttpHeaders, flags: number): void;
+  /** A request the client reset before it was started: counted, never routed. */
+  onDropped(stream: RawH2ServerStream): void;
+}
+
+interface Pending {
+  readonly stream: RawH2ServerStream;
+  readonly headers: IncomingHttpHeaders;
+  readonly flags: number;
+}
+
+export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream> {
+  private readonly enc = new HpackEncoder();
+  private readonly dec = new HpackDecoder();
+  private readonly fields: string[] = [];
+  private readonly parsed: ParsedRequest = { error: "", contentLength: -1 };
+  /** Preface bytes still expected; then the first frame must be SETTINGS. */
+  private prefaceLeft = PREFACE.length;
+  private settingsSeen = false;
+  /** Highest client stream id seen (every lower odd id is closed or open). */
+  private lastPeerId = 0;
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private connRecvUnacked = 0;
+  /** GOAWAY sent: streams above lastPeerId are refused. */
+  private goingAway = false;
+  private readonly recentResets = new Set<number>();
+  private resetTokens = RESET_BURST;
+  private resetRefillAt = 0;
+  private owedAcks = 0;
+  /** Streams of the current read (or over the turn's budget) waiting to start. */
+  private pending: Pending[] = [];
+  private startedThisTurn = 0;
+  private turnScheduled = false;
+  private readonly nextTurnFn = (): void => this.nextTurn();
+  private readonly streamWindow: number;
+  private readonly connWindow: number;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly opts: RawH2ServerOptions,
+    private readonly sink: RawH2StreamSink,
+  ) {
+    super(4096);
+    this.streamWindow = opts.streamWindow;
+    this.connWindow = Math.max(opts.connectionWindow, DEFAULT_WINDOW);
+    // A compressed block larger than the decoded list we accept (plus slack for literals) is refused
+    // before it is decoded.
+    this.maxHeaderBlock = Math.max(64 * 1024, opts.maxHeaderListSize + (opts.maxHeaderListSize >>> 2));
+    socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
+    socket.on("drain", () => {
+      this.owedAcks = 0;
+      this.maybeDrain();
+    });
+    socket.once("close", () => this.die());
+    const o = this.out;
+    o.header(18, FrameType.SETTINGS, 0, 0);
+    o.u16(Setting.MAX_CONCURRENT_STREAMS);
+    o.u32(opts.maxConcurrentStreams);
+    o.u16(Setting.INITIAL_WINDOW_SIZE);
+    o.u32(this.streamWindow);
+    o.u16(Setting.MAX_HEADER_LIST_SIZE);
+    o.u32(opts.maxHeaderListSize);
+    if (this.connWindow > DEFAULT_WINDOW) {
+      o.header(4, FrameType.WINDOW_UPDATE, 0, 0);
+      o.u32(this.connWindow - DEFAULT_WINDOW);
+    }
+    this.scheduleFlush();
+  }
+
+  /** Streams open on the wire. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Bytes read before the connection was handed over (the listener sniffs the preface). */
+  feed(chunk: Buffer): void {
+    this.onSocketData(chunk);
+  }
+
+  /** Graceful: GOAWAY(NO_ERROR) naming the last stream we take; the socket ends when those finish. */
+  close(): void {
+    if (this.closed || this.goingAway) return;
+    this.goingAway = true;
+    this.writeGoaway(ErrorCode.NO_ERROR, this.lastPeerId);
+    if (this.streams.size === 0) this.endSocket();
+  }
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.closed) return;
+    if (this.prefaceLeft > 0) {
+      const n = Math.min(this.prefaceLeft, chunk.length);
+      const at = PREFACE.length - this.prefaceLeft;
+      if (PREFACE.compare(chunk, 0, n, at, at + n) !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "bad connection preface");
+      this.prefaceLeft -= n;
+      if (n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
+    this.onData(chunk);
+    if (this.pending.length > 0 && !this.closed) this.startPending();
+  }
+
+  // ------------------------------------------------------------------------------------ stream starts
+
+  private startPending(): void {
+    const list = this.pending;
+    let i = 0;
+    for (; i < list.length && this.startedThisTurn < this.opts.perTurn; i++) {
+      const p = list[i];
+      if (p.stream.destroyed) {
+        this.sink.onDropped(p.stream);
+        continue;
+      }
+      this.startedThisTurn++;
+      this.sink.onStream(p.stream, p.headers, p.flags);
+    }
+    // Reset streams later in the list cost nothing to drop now, and dropping them frees memory.
+    const rest = i === list.length ? [] : list.slice(i).filter((p) => {
+      if (!p.stream.destroyed) return true;
+      this.sink.onDropped(p.stream);
+      return false;
+    });
+    this.pending = rest;
+    if (this.startedThisTurn > 0 && !this.turnScheduled) {
+      this.turnScheduled = true;
+      setImmediate(this.nextTurnFn);
+    }
+  }
+
+  private nextTurn(): void {
+    this.turnScheduled = false;
+    this.startedThisTurn = 0;
+    if (this.pending.length > 0 && !this.closed) this.startPending();
+  }
+
+  // ------------------------------------------------------------------------------------ receive side
+
+  /** The router took `n` bytes of `s`: credit the client once half a window is owed. */
+  consumed(s: RawH2ServerStream, n: number): void {
+    if (s.remoteEnded || s.destroyed) return;
+    s.recvUnacked += n;
+    if (s.recvUnacked >= this.streamWindow >>> 1) {
+      this.out.header(4, FrameType.WINDOW_UPDATE, 0, s.id);
+      this.out.u32(s.recvUnacked);
+      s.recvWindow += s.recvUnacked;
+      s.recvUnacked = 0;
+      this.scheduleFlush();
+    }
+  }
+
+  protected override onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (!this.settingsSeen) {
+      // The client's preface ends with a SETTINGS frame (§3.4).
+      if (type !== FrameType.SETTINGS || (flags & Flag.ACK) !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "preface not followed by SETTINGS");
+      this.settingsSeen = true;
+    }
+    super.onFrame(type, flags, id, buf, start, end);
+  }
+
+  protected onDataFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
+    const flowLen = end - start;
+    // The whole frame counts against the connection window even when the stream is gone; credited on
+    // receipt, because per-stream windows bound what a paused router makes us hold.
+    this.connRecvUnacked += flowLen;
+    if (this.connRecvUnacked > this.connWindow) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded");
+    if (this.connRecvUnacked >= this.connWindow >>> 1) {
+      this.out.header(4, FrameType.WINDOW_UPDATE, 0, 0);
+      this.out.u32(this.connRecvUnacked);
+      this.connRecvUnacked = 0;
+      this.scheduleFlush();
+    }
+    const s = this.streams.get(id);
+    if (s === undefined) return this.onFrameForGoneStream(id, "DATA");
+    if (s.remoteEnded) return this.streamError(s, ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
+    s.recvWindow -= flowLen;
+    if (s.recvWindow < 0) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded");
+    let b = start;
+    let e = end;
+    if ((flags & Flag.PADDED) !== 0) {
+      if (b >= e) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "padded DATA without a pad length");
+      e -= buf[b++];
+      if (b > e) return this.connError(ErrorCode.PROTOCOL_ERROR, "DATA padding exceeds payload");
+    }
+    const n = e - b;
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    // Padding never reaches the router, so it is credited now.
+    if (flowLen > n && !endStream) this.consumed(s, flowLen - n);
+    if (n > 0) {
+      s.received += n;
+      if (s.contentLength >= 0 && s.received > s.contentLength) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "DATA beyond content-length");
+      s.deliver(buf.subarray(b, e));
+      if (s.destroyed) return;
+    }
+    if (endStream) this.endRemote(s);
+  }
+
+  protected onHeaderBlock(id: number, block: Buffer, endStream: boolean): void {
+    const fields = this.fields;
+    fields.length = 0;
+    let size: number;
+    try {
+      // Decoded even for streams we refuse: the dynamic table must stay in step with the client's.
+      size = this.dec.decode(block, fields, this.opts.maxHeaderListSize);
+    } catch (err) {
+      if (err instanceof HpackError) return this.connError(ErrorCode.COMPRESSION_ERROR, err.message);
+      throw err;
+    }
+    const s = this.streams.get(id);
+    if (s !== undefined) return this.onTrailers(s, endStream);
+    if ((id & 1) === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on an even stream id");
+    if (id <= this.lastPeerId) {
+      if (this.recentResets.has(id)) return;
+      return this.connError(ErrorCode.STREAM_CLOSED, "HEADERS on a closed stream");
+    }
+    this.lastPeerId = id;
+    if (this.goingAway) return this.refuse(id, ErrorCode.REFUSED_STREAM);
+    if (this.streams.size >= this.opts.maxConcurrentStreams) return this.refuse(id, ErrorCode.REFUSED_STREAM);
+    if (size > this.opts.maxHeaderListSize || fields.length > 2 * this.opts.maxHeaderFields) {
+      return this.refuse(id, ErrorCode.ENHANCE_YOUR_CALM);
+    }
+    const p = this.parsed;
+    const headers = toRequestHeaders(fields, false, p);
+    fields.length = 0;
+    if (p.error !== "") return this.refuse(id, ErrorCode.PROTOCOL_ERROR);
+    const s2 = new RawH2ServerStream(id, this);
+    s2.sendWindow = this.peerInitialWindow;
+    s2.recvWindow = this.streamWindow;
+    s2.contentLength = p.contentLength;
+    this.streams.set(id, s2);
+    if (endStream) {
+      if (p.contentLength > 0) {
+        this.streams.delete(id);
+        return this.refuse(id, ErrorCode.PROTOCOL_ERROR);
+      }
+      s2.remoteEnded = true;
+      s2.endEmitted = true;
+    }
+    this.pending.push({ stream: s2, headers, flags: endStream ? Flag.END_STREAM | Flag.END_HEADERS : Flag.END_HEADERS });
+  }
+
+  /** A second header block on an open stream: the request's trailers (dropped, as node's server path did). */
+  private onTrailers(s: RawH2ServerStream, endStream: boolean): void {
+    if (s.remoteEnded) return this.streamError(s, ErrorCode.STREAM_CLOSED, "HEADERS after END_STREAM");
+    if (!endStream) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "trailers without END_STREAM");
+    toRequestHeaders(this.fields, true, this.parsed);
+    this.fields.length = 0;
+    if (this.parsed.error !== "") return this.streamError(s, ErrorCode.PROTOCOL_ERROR, this.parsed.error);
+    this.endRemote(s);
+  }
+
+  /** END_STREAM from the client: check the body length; the exchange is over once our side ended too. */
+  private endRemote(s: RawH2ServerStream): void {
+    if (s.contentLength >= 0 && s.received !== s.contentLength) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "body shorter than content-length");
+    s.remoteEnded = true;
+    if (s.endSent) this.retire(s, ErrorCode.NO_ERROR, false);
+    s.finishRemote();
+  }
+
+  /** A request refused before it became a stream (its HEADERS were decoded). */
+  private refuse(id: number, code: number): void {
+    this.fields.length = 0;
+    this.writeReset(id, code);
+    this.rememberReset(id);
+  }
+
+  private rememberReset(id: number): void {
+    if (this.recentResets.size >= RECENT_RESETS) this.recentResets.clear();
+    this.recentResets.add(id);
+  }
+
+  /**
+   * DATA (or another stream frame) for a stream not open. Unopened ids are a protocol violation; for
+   * streams we reset, frames the client sent before our RST_STREAM arrived are ignored (§5.4.2); any
+   * other closed stream gets STREAM_CLOSED.
+   */
+  private onFrameForGoneStream(id: number, what: string): void {
+    if ((id & 1) === 0 || id > this.lastPeerId) return this.connError(ErrorCode.PROTOCOL_ERROR, `${what} for an idle stream`);
+    if (!this.recentResets.has(id)) this.writeReset(id, ErrorCode.STREAM_CLOSED);
+  }
+
+  protected onStreamFault(id: number, code: number, why: string): void {
+    const s = this.streams.get(id);
+    if (s !== undefined) return this.streamError(s, code, why);
+    // RST_STREAM must not name an idle stream (§6.4).
+    if (id > this.lastPeerId) return this.connError(code, why);
+    this.writeReset(id, code);
+  }
+
+  private streamError(s: RawH2ServerStream, code: number, _why: string): void {
+    this.writeReset(s.id, code);
+    this.rememberReset(s.id);
+    this.retire(s, code, true);
+  }
+
+  protected onReset(id: number, code: number): void {
+    const s = this.streams.get(id);
+    if (s === undefined) {
+      if (id > this.lastPeerId || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM for an idle stream");
+      return;
+    }
+    if (!this.takeResetToken()) return this.connError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream resets");
+    this.retire(s, code, true);
+  }
+
+  /** The rapid-reset budget: false once the client reset more streams than the bucket allows. */
+  private takeResetToken(): boolean {
+    const now = performance.now();
+    if (this.resetRefillAt === 0) this.resetRefillAt = now;
+    const refill = Math.floor(((now - this.resetRefillAt) * RESET_RATE_PER_S) / 1000);
+    if (refill > 0) {
+      this.resetTokens = Math.min(RESET_BURST, this.resetTokens + refill);
+      this.resetRefillAt = now;
+    }
+    if (this.resetTokens === 0) return false;
+    this.resetTokens--;
+    return true;
+  }
+
+  protected onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+    if ((flags & Flag.ACK) !== 0) {
+      if (end !== start) this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
+      return;
+    }
+    if ((end - start) % 6 !== 0) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
+    for (let p = start; p < end; p += 6) {
+      const key = buf.readUInt16BE(p);
+      const value = buf.readUInt32BE(p + 2);
+      switch (key) {
+        case Setting.HEADER_TABLE_SIZE:
+          this.enc.setMaxTableSize(value);
+          break;
+        case Setting.ENABLE_PUSH:
+          if (value > 1) return this.connError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH not 0 or 1");
+          break;
+        case Setting.INITIAL_WINDOW_SIZE: {
+          if (value > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
+          // A change applies retroactively to every open stream's send window (§6.9.2).
+          const delta = value - this.peerInitialWindow;
+          this.peerInitialWindow = value;
+          for (const s of this.streams.values()) {
+            s.sendWindow += delta;
+            if (s.sendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
+          }
+          break;
+        }
+        case Setting.MAX_FRAME_SIZE:
+          if (value < DEFAULT_MAX_FRAME || value > 0xff_ffff) return this.connError(ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
+          this.peerMaxFrame = value;
+          break;
+        default:
+          break;
+      }
+    }
+    this.out.header(0, FrameType.SETTINGS, Flag.ACK, 0);
+    this.scheduleFlush();
+    this.ackQueued();
+    this.pumpBlocked();
+  }
+
+  protected override ackQueued(): void {
+    // A client that floods PING/SETTINGS and never reads makes us buffer ACKs without bound.
+    if (++this.owedAcks > MAX_OWED_ACKS && this.socket.writableLength > 0) {
+      this.connError(ErrorCode.ENHANCE_YOUR_CALM, "too many unread control-frame ACKs");
+    }
+  }
+
+  protected override afterFlush(): void {
+    if (this.socket.writableLength === 0) this.owedAcks = 0;
+    super.afterFlush();
+  }
+
+  protected onWindowUpdate(id: number, inc: number): void {
+    if (id === 0) {
+      if (inc === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+      this.connSendWindow += inc;
+      if (this.connSendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+      return this.pumpBlocked();
+    }
+    const s = this.streams.get(id);
+    if (s === undefined) {
+      if (id > this.lastPeerId || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE for an idle stream");
+      return;
+    }
+    if (inc === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+    s.sendWindow += inc;
+    if (s.sendWindow > MAX_WINDOW) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
+    if (s.blocked) this.pumpBlocked();
+  }
+
+  protected onGoaway(_lastId: number, _code: number): void {
+    // The client opens no more streams; those in flight finish, and it closes the socket.
+  }
+
+  protected onPingAck(): void {
+    // We send no PINGs.
+  }
+
+  // ------------------------------------------------------------------------------------ send side
+
+  /** Response HEADERS (END_STREAM when `endStream`). */
+  respond(s: RawH2ServerStream, headers: OutgoingHttpHeaders, endStream: boolean): void {
+    if (this.streams.get(s.id) !== s) return;
+    s.headersSent = true;
+    this.writeHeaderBlock(s.id, this.enc.encodeResponse(headers), endStream);
+    if (endStream) {
+      s.localEnded = true;
+      this.sentEnd(s);
+    }
+  }
+
+  /** Trailers end the response (after its body, which bodySent() signalled). */
+  sendTrailers(s: RawH2ServerStream, trailers: OutgoingHttpHeaders): void {
+    if (this.streams.get(s.id) !== s || s.sendQueue.length > 0) return;
+    this.writeHeaderBlock(s.id, this.enc.encodeResponse(trailers), true);
+    this.sentEnd(s);
+  }
+
+  private writeHeaderBlock(id: number, block: Buffer, endStream: boolean): void {
+    const o = this.out;
+    const max = this.peerMaxFrame;
+    const endFlag = endStream ? Flag.END_STREAM : 0;
+    if (block.length <= max) {
+      o.header(block.length, FrameType.HEADERS, Flag.END_HEADERS | endFlag, id);
+      o.bytes(block, 0, block.length);
+    } else {
+      o.header(max, FrameType.HEADERS, endFlag, id);
+      o.bytes(block, 0, max);
+      for (let off = max; off < block.length; off += max) {
+        const end = Math.min(block.length, off + max);
+        o.header(end - off, FrameType.CONTINUATION, end === block.length ? Flag.END_HEADERS : 0, id);
+        o.bytes(block, off, end);
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  protected override bodySent(s: RawH2ServerStream): void {
+    s.emit("wantTrailers");
+  }
+
+  protected sentEnd(s: RawH2ServerStream): void {
+    s.endSent = true;
+    if (s.remoteEnded) return this.retire(s, ErrorCode.NO_ERROR, false);
+    // A complete response while the request body is still coming: the client may stop sending (§8.1).
+    this.writeReset(s.id, ErrorCode.NO_ERROR);
+    this.rememberReset(s.id);
+    this.retire(s, ErrorCode.NO_ERROR, false);
+  }
+
+  /** The router's reset(): RST_STREAM(code) unless already off the wire. */
+  resetStream(s: RawH2ServerStream, code: number): void {
+    if (this.streams.get(s.id) === s) {
+      this.writeReset(s.id, code);
+      this.rememberReset(s.id);
+    }
+    this.retire(s, code, code !== ErrorCode.NO_ERROR || !s.endSent);
+  }
+
+  /** Takes `s` off the wire. */
+  private retire(s: RawH2ServerStream, code: number, aborted: boolean): void {
+    if (this.streams.get(s.id) === s) {
+      this.streams.delete(s.id);
+      if (this.goingAway && this.streams.size === 0 && !this.closed) this.endSocket();
+    }
+    s.markClosed(code, aborted);
+  }
+
+  protected connError(code: number, _why: string): void {
+    if (this.closed) return;
+    this.writeGoaway(code, this.lastPeerId);
+    this.endSocket();
+  }
+
+  private endSocket(): void {
+    this.flush();
+    this.closed = true;
+    const sock = this.socket;
+    sock.end(() => sock.destroy());
+  }
+
+  /** The socket closed: every stream still open is aborted. */
+  private die(): void {
+    this.closed = true;
+    this.out.len = 0;
+    for (const s of [...this.streams.values()]) {
+      this.streams.delete(s.id);
+      s.markClosed(ErrorCode.CANCEL, true);
+    }
+    this.pending = [];
+    this.blockedStreams.length = 0;
+    this.drainWaiters.length = 0;
+    this.emit("close");
+  }
+}
