@@ -217,6 +217,25 @@ export abstract class FrameConnection extends EventEmitter {
     this.contBytes = fragment.length;
   }
 
+  /** A header block as HEADERS (+ CONTINUATION frames when it exceeds the peer's frame size). */
+  protected writeHeaderBlock(id: number, block: Buffer, endStream: boolean, maxFrame: number): void {
+    const o = this.out;
+    const endFlag = endStream ? Flag.END_STREAM : 0;
+    if (block.length <= maxFrame) {
+      o.header(block.length, FrameType.HEADERS, Flag.END_HEADERS | endFlag, id);
+      o.bytes(block, 0, block.length);
+    } else {
+      o.header(maxFrame, FrameType.HEADERS, endFlag, id);
+      o.bytes(block, 0, maxFrame);
+      for (let off = maxFrame; off < block.length; off += maxFrame) {
+        const end = Math.min(block.length, off + maxFrame);
+        o.header(end - off, FrameType.CONTINUATION, end === block.length ? Flag.END_HEADERS : 0, id);
+        o.bytes(block, off, end);
+      }
+    }
+    this.scheduleFlush();
+  }
+
   protected writeReset(id: number, code: number): void {
     this.out.header(4, FrameType.RST_STREAM, 0, id);
     this.out.u32(code);

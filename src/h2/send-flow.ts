@@ -4,7 +4,7 @@
  * 'drain' backpressure from both the windows and the socket's buffer. The client's RawH2Connection and
  * the server's RawH2ServerConnection extend this.
  */
-import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Flag, FrameType } from "./frames.js";
+import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_WINDOW, Setting } from "./frames.js";
 import { FrameConnection } from "./frame-connection.js";
 
 /** The send-side state of one stream, kept on the stream object itself (no side tables). */
@@ -44,6 +44,20 @@ export abstract class SendFlowConnection<S extends SendStream> extends FrameConn
   protected drainWaiters: S[] = [];
   protected peerMaxFrame = DEFAULT_MAX_FRAME;
   protected connSendWindow = DEFAULT_WINDOW;
+  /** The peer's SETTINGS_INITIAL_WINDOW_SIZE: each new stream's send window. */
+  protected peerInitialWindow = DEFAULT_WINDOW;
+
+  /** A stream-level protocol error on `s`: RST_STREAM(code), and the stream is closed. */
+  protected abstract streamError(s: S, code: number, why: string): void;
+  /**
+   * A SETTINGS parameter other than INITIAL_WINDOW_SIZE and MAX_FRAME_SIZE (which shape sending and are
+   * applied here); false when it ended the connection.
+   */
+  protected abstract onPeerSetting(key: number, value: number): boolean;
+  /** SETTINGS applied (and ACKed). */
+  protected abstract afterPeerSettings(): void;
+  /** WINDOW_UPDATE for a stream that is not open (idle ids are an error, closed ones are ignored). */
+  protected abstract onWindowUpdateForGone(id: number): void;
 
   /** END_STREAM went out on `s`. */
   protected abstract sentEnd(s: S): void;
@@ -70,6 +84,53 @@ export abstract class SendFlowConnection<S extends SendStream> extends FrameConn
       this.drainWaiters.push(s);
     }
     return false;
+  }
+
+  protected onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+    if ((flags & Flag.ACK) !== 0) {
+      if (end !== start) this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
+      return;
+    }
+    if ((end - start) % 6 !== 0) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
+    for (let p = start; p < end; p += 6) {
+      const key = buf.readUInt16BE(p);
+      const value = buf.readUInt32BE(p + 2);
+      if (key === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
+        // A change applies retroactively to every open stream's send window (§6.9.2).
+        const delta = value - this.peerInitialWindow;
+        this.peerInitialWindow = value;
+        for (const s of this.streams.values()) {
+          s.sendWindow += delta;
+          if (s.sendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
+        }
+      } else if (key === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME || value > 0xff_ffff) return this.connError(ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
+        this.peerMaxFrame = value;
+      } else if (!this.onPeerSetting(key, value)) {
+        return;
+      }
+    }
+    this.out.header(0, FrameType.SETTINGS, Flag.ACK, 0);
+    this.scheduleFlush();
+    this.afterPeerSettings();
+    this.pumpBlocked();
+  }
+
+  protected onWindowUpdate(id: number, inc: number): void {
+    if (id === 0) {
+      if (inc === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+      this.connSendWindow += inc;
+      if (this.connSendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+      return this.pumpBlocked();
+    }
+    const s = this.streams.get(id);
+    if (s === undefined) return this.onWindowUpdateForGone(id);
+    if (inc === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+    s.sendWindow += inc;
+    if (s.sendWindow > MAX_WINDOW) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
+    if (s.blocked) this.pumpBlocked();
   }
 
   /** The stream's end(): END_STREAM now, or with the last queued chunk (or trailers, once the body is out). */

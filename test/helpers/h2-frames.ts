@@ -47,6 +47,8 @@ export const ErrorCode = {
   REFUSED_STREAM: 7,
   CANCEL: 8,
   COMPRESSION_ERROR: 9,
+  CONNECT_ERROR: 10,
+  ENHANCE_YOUR_CALM: 11,
 } as const;
 
 /** One frame: 9-byte header then payload. */

@@ -12,13 +12,16 @@
  * refilled 33/s), control-frame ACKs owed to a client that does not read are bounded, header blocks
  * are bounded in bytes and CONTINUATION frames, and decoded header lists in bytes and fields.
  */
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
+import type { OutgoingHttpHeaders } from "node:http2";
 import type net from "node:net";
-import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_WINDOW, PREFACE, Setting } from "../../h2/frames.js";
+import { DEFAULT_WINDOW, ErrorCode, Flag, FrameType, PREFACE, Setting } from "../../h2/frames.js";
 import { HpackDecoder, HpackEncoder, HpackError } from "../../h2/hpack.js";
 import { SendFlowConnection } from "../../h2/send-flow.js";
 import { type ParsedRequest, toRequestHeaders } from "./request-headers.js";
 import { RawH2ServerStream } from "./raw-h2-server-stream.js";
+import { type RawH2StreamSink, StreamStarts } from "./stream-starts.js";
+
+export type { RawH2StreamSink } from "./stream-starts.js";
 
 /** Client resets allowed in a burst, and refilled per second (nghttp2's stream reset rate limit). */
 const RESET_BURST = 1000;
@@ -43,20 +46,6 @@ export interface RawH2ServerOptions {
   readonly perTurn: number;
 }
 
-/** Who gets the streams of a connection. */
-export interface RawH2StreamSink {
-  /** A new, validated request: route it. `flags` has END_STREAM when the request has no body. */
-  onStream(stream: RawH2ServerStream, headers: IncomingHttpHeaders, flags: number): void;
-  /** A request the client reset before it was started: counted, never routed. */
-  onDropped(stream: RawH2ServerStream): void;
-}
-
-interface Pending {
-  readonly stream: RawH2ServerStream;
-  readonly headers: IncomingHttpHeaders;
-  readonly flags: number;
-}
-
 export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream> {
   private readonly enc = new HpackEncoder();
   private readonly dec = new HpackDecoder();
@@ -67,7 +56,6 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   private settingsSeen = false;
   /** Highest client stream id seen (every lower odd id is closed or open). */
   private lastPeerId = 0;
-  private peerInitialWindow = DEFAULT_WINDOW;
   private connRecvUnacked = 0;
   /** GOAWAY sent: streams above lastPeerId are refused. */
   private goingAway = false;
@@ -75,20 +63,18 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   private resetTokens = RESET_BURST;
   private resetRefillAt = 0;
   private owedAcks = 0;
-  /** Streams of the current read (or over the turn's budget) waiting to start. */
-  private pending: Pending[] = [];
-  private startedThisTurn = 0;
-  private turnScheduled = false;
-  private readonly nextTurnFn = (): void => this.nextTurn();
+  /** New streams wait here for the end of their read (or for a turn's budget). */
+  private readonly starts: StreamStarts;
   private readonly streamWindow: number;
   private readonly connWindow: number;
 
   constructor(
     readonly socket: net.Socket,
     private readonly opts: RawH2ServerOptions,
-    private readonly sink: RawH2StreamSink,
+    sink: RawH2StreamSink,
   ) {
     super(4096);
+    this.starts = new StreamStarts(opts.perTurn, sink);
     this.streamWindow = opts.streamWindow;
     this.connWindow = Math.max(opts.connectionWindow, DEFAULT_WINDOW);
     // A compressed block larger than the decoded list we accept (plus slack for literals) is refused
@@ -144,40 +130,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
       chunk = chunk.subarray(n);
     }
     this.onData(chunk);
-    if (this.pending.length > 0 && !this.closed) this.startPending();
-  }
-
-  // ------------------------------------------------------------------------------------ stream starts
-
-  private startPending(): void {
-    const list = this.pending;
-    let i = 0;
-    for (; i < list.length && this.startedThisTurn < this.opts.perTurn; i++) {
-      const p = list[i];
-      if (p.stream.destroyed) {
-        this.sink.onDropped(p.stream);
-        continue;
-      }
-      this.startedThisTurn++;
-      this.sink.onStream(p.stream, p.headers, p.flags);
-    }
-    // Reset streams later in the list cost nothing to drop now, and dropping them frees memory.
-    const rest = i === list.length ? [] : list.slice(i).filter((p) => {
-      if (!p.stream.destroyed) return true;
-      this.sink.onDropped(p.stream);
-      return false;
-    });
-    this.pending = rest;
-    if (this.startedThisTurn > 0 && !this.turnScheduled) {
-      this.turnScheduled = true;
-      setImmediate(this.nextTurnFn);
-    }
-  }
-
-  private nextTurn(): void {
-    this.turnScheduled = false;
-    this.startedThisTurn = 0;
-    if (this.pending.length > 0 && !this.closed) this.startPending();
+    this.starts.afterRead();
   }
 
   // ------------------------------------------------------------------------------------ receive side
@@ -283,7 +236,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
       s2.remoteEnded = true;
       s2.endEmitted = true;
     }
-    this.pending.push({ stream: s2, headers, flags: endStream ? Flag.END_STREAM | Flag.END_HEADERS : Flag.END_HEADERS });
+    this.starts.add(s2, headers, endStream ? Flag.END_STREAM | Flag.END_HEADERS : Flag.END_HEADERS);
   }
 
   /** A second header block on an open stream: the request's trailers (dropped, as node's server path did). */
@@ -334,7 +287,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     this.writeReset(id, code);
   }
 
-  private streamError(s: RawH2ServerStream, code: number, _why: string): void {
+  protected streamError(s: RawH2ServerStream, code: number, _why: string): void {
     this.writeReset(s.id, code);
     this.rememberReset(s.id);
     this.retire(s, code, true);
@@ -364,46 +317,18 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     return true;
   }
 
-  protected onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (id !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
-    if ((flags & Flag.ACK) !== 0) {
-      if (end !== start) this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
-      return;
+  protected onPeerSetting(key: number, value: number): boolean {
+    if (key === Setting.HEADER_TABLE_SIZE) {
+      this.enc.setMaxTableSize(value);
+    } else if (key === Setting.ENABLE_PUSH && value > 1) {
+      this.connError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH not 0 or 1");
+      return false;
     }
-    if ((end - start) % 6 !== 0) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
-    for (let p = start; p < end; p += 6) {
-      const key = buf.readUInt16BE(p);
-      const value = buf.readUInt32BE(p + 2);
-      switch (key) {
-        case Setting.HEADER_TABLE_SIZE:
-          this.enc.setMaxTableSize(value);
-          break;
-        case Setting.ENABLE_PUSH:
-          if (value > 1) return this.connError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH not 0 or 1");
-          break;
-        case Setting.INITIAL_WINDOW_SIZE: {
-          if (value > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
-          // A change applies retroactively to every open stream's send window (§6.9.2).
-          const delta = value - this.peerInitialWindow;
-          this.peerInitialWindow = value;
-          for (const s of this.streams.values()) {
-            s.sendWindow += delta;
-            if (s.sendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
-          }
-          break;
-        }
-        case Setting.MAX_FRAME_SIZE:
-          if (value < DEFAULT_MAX_FRAME || value > 0xff_ffff) return this.connError(ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
-          this.peerMaxFrame = value;
-          break;
-        default:
-          break;
-      }
-    }
-    this.out.header(0, FrameType.SETTINGS, Flag.ACK, 0);
-    this.scheduleFlush();
+    return true;
+  }
+
+  protected afterPeerSettings(): void {
     this.ackQueued();
-    this.pumpBlocked();
   }
 
   protected override ackQueued(): void {
@@ -418,22 +343,8 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     super.afterFlush();
   }
 
-  protected onWindowUpdate(id: number, inc: number): void {
-    if (id === 0) {
-      if (inc === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-      this.connSendWindow += inc;
-      if (this.connSendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
-      return this.pumpBlocked();
-    }
-    const s = this.streams.get(id);
-    if (s === undefined) {
-      if (id > this.lastPeerId || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE for an idle stream");
-      return;
-    }
-    if (inc === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-    s.sendWindow += inc;
-    if (s.sendWindow > MAX_WINDOW) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
-    if (s.blocked) this.pumpBlocked();
+  protected onWindowUpdateForGone(id: number): void {
+    if (id > this.lastPeerId || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE for an idle stream");
   }
 
   protected onGoaway(_lastId: number, _code: number): void {
@@ -450,7 +361,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   respond(s: RawH2ServerStream, headers: OutgoingHttpHeaders, endStream: boolean): void {
     if (this.streams.get(s.id) !== s) return;
     s.headersSent = true;
-    this.writeHeaderBlock(s.id, this.enc.encodeResponse(headers), endStream);
+    this.writeHeaderBlock(s.id, this.enc.encodeResponse(headers), endStream, this.peerMaxFrame);
     if (endStream) {
       s.localEnded = true;
       this.sentEnd(s);
@@ -460,27 +371,8 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   /** Trailers end the response (after its body, which bodySent() signalled). */
   sendTrailers(s: RawH2ServerStream, trailers: OutgoingHttpHeaders): void {
     if (this.streams.get(s.id) !== s || s.sendQueue.length > 0) return;
-    this.writeHeaderBlock(s.id, this.enc.encodeResponse(trailers), true);
+    this.writeHeaderBlock(s.id, this.enc.encodeResponse(trailers), true, this.peerMaxFrame);
     this.sentEnd(s);
-  }
-
-  private writeHeaderBlock(id: number, block: Buffer, endStream: boolean): void {
-    const o = this.out;
-    const max = this.peerMaxFrame;
-    const endFlag = endStream ? Flag.END_STREAM : 0;
-    if (block.length <= max) {
-      o.header(block.length, FrameType.HEADERS, Flag.END_HEADERS | endFlag, id);
-      o.bytes(block, 0, block.length);
-    } else {
-      o.header(max, FrameType.HEADERS, endFlag, id);
-      o.bytes(block, 0, max);
-      for (let off = max; off < block.length; off += max) {
-        const end = Math.min(block.length, off + max);
-        o.header(end - off, FrameType.CONTINUATION, end === block.length ? Flag.END_HEADERS : 0, id);
-        o.bytes(block, off, end);
-      }
-    }
-    this.scheduleFlush();
   }
 
   protected override bodySent(s: RawH2ServerStream): void {
@@ -535,7 +427,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
       this.streams.delete(s.id);
       s.markClosed(ErrorCode.CANCEL, true);
     }
-    this.pending = [];
+    this.starts.stopped = true;
     this.blockedStreams.length = 0;
     this.drainWaiters.length = 0;
     this.emit("close");

@@ -12,7 +12,7 @@
 import type { OutgoingHttpHeaders } from "node:http2";
 import type net from "node:net";
 import type tls from "node:tls";
-import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_STREAM_ID, MAX_WINDOW, PREFACE, Setting } from "../../h2/frames.js";
+import { DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_STREAM_ID, PREFACE, Setting } from "../../h2/frames.js";
 import { SendFlowConnection } from "../../h2/send-flow.js";
 import { HpackDecoder, HpackEncoder, HpackError } from "../../h2/hpack.js";
 import { toHeaders, type ParsedBlock } from "./response-headers.js";
@@ -51,7 +51,6 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
   private nextId = 1;
   /** Streams the peer ended while our request was still open (we reset them): late frames are errors. */
   private readonly peerEnded = new Set<number>();
-  private peerInitialWindow = DEFAULT_WINDOW;
   private connRecvUnacked = 0;
   private readonly streamWindow: number;
   private readonly connWindow: number;
@@ -102,24 +101,8 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
     s.recvWindow = this.streamWindow;
     s.isHead = headers[":method"] === "HEAD";
     this.streams.set(id, s);
-    const block = this.enc.encode(headers, this.scheme, this.authority);
-    const o = this.out;
-    const max = this.peerMaxFrame;
-    const endFlag = endStream ? Flag.END_STREAM : 0;
-    if (block.length <= max) {
-      o.header(block.length, FrameType.HEADERS, Flag.END_HEADERS | endFlag, id);
-      o.bytes(block, 0, block.length);
-    } else {
-      o.header(max, FrameType.HEADERS, endFlag, id);
-      o.bytes(block, 0, max);
-      for (let off = max; off < block.length; off += max) {
-        const end = Math.min(block.length, off + max);
-        o.header(end - off, FrameType.CONTINUATION, end === block.length ? Flag.END_HEADERS : 0, id);
-        o.bytes(block, off, end);
-      }
-    }
+    this.writeHeaderBlock(id, this.enc.encode(headers, this.scheme, this.authority), endStream, this.peerMaxFrame);
     if (endStream) s.localEnded = s.endSent = true;
-    this.scheduleFlush();
     if (this.nextId > MAX_STREAM_ID) {
       // Ids ran out: behave as if the peer said GOAWAY without refusing anything.
       this.goingAway = true;
@@ -321,71 +304,33 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
     if (this.peerEnded.has(id)) this.writeReset(id, ErrorCode.STREAM_CLOSED);
   }
 
-  private streamError(s: RawH2Stream, code: number, _why: string): void {
+  protected streamError(s: RawH2Stream, code: number, _why: string): void {
     this.writeReset(s.id, code);
     this.retire(s);
     s.abort(code);
   }
 
-  protected onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (id !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
-    if ((flags & Flag.ACK) !== 0) {
-      if (end !== start) this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with payload");
-      return;
-    }
-    if ((end - start) % 6 !== 0) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
-    for (let p = start; p < end; p += 6) {
-      const key = buf.readUInt16BE(p);
-      const value = buf.readUInt32BE(p + 2);
-      switch (key) {
-        case Setting.HEADER_TABLE_SIZE:
-          this.enc.setMaxTableSize(value);
-          break;
-        case Setting.ENABLE_PUSH:
-          // Only a client may enable push; from a server any value but 0 is an error (§6.5.2).
-          if (value !== 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH from a server");
-          break;
-        case Setting.MAX_CONCURRENT_STREAMS:
-          this.peerMaxConcurrent = value;
-          break;
-        case Setting.INITIAL_WINDOW_SIZE: {
-          if (value > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large");
-          // A change applies retroactively to every open stream's send window (§6.9.2).
-          const delta = value - this.peerInitialWindow;
-          this.peerInitialWindow = value;
-          for (const s of this.streams.values()) {
-            s.sendWindow += delta;
-            if (s.sendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
-          }
-          break;
-        }
-        case Setting.MAX_FRAME_SIZE:
-          if (value < DEFAULT_MAX_FRAME || value > 0xff_ffff) return this.connError(ErrorCode.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range");
-          this.peerMaxFrame = value;
-          break;
-        default:
-          break;
+  protected onPeerSetting(key: number, value: number): boolean {
+    if (key === Setting.HEADER_TABLE_SIZE) {
+      this.enc.setMaxTableSize(value);
+    } else if (key === Setting.ENABLE_PUSH) {
+      // Only a client may enable push; from a server any value but 0 is an error (§6.5.2).
+      if (value !== 0) {
+        this.connError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH from a server");
+        return false;
       }
+    } else if (key === Setting.MAX_CONCURRENT_STREAMS) {
+      this.peerMaxConcurrent = value;
     }
-    this.out.header(0, FrameType.SETTINGS, Flag.ACK, 0);
-    this.scheduleFlush();
-    this.emit("remoteSettings", this.peerMaxConcurrent);
-    this.pumpBlocked();
+    return true;
   }
 
-  protected onWindowUpdate(id: number, inc: number): void {
-    if (id === 0) {
-      if (inc === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-      this.connSendWindow += inc;
-      if (this.connSendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
-      return this.pumpBlocked();
-    }
-    const s = this.streams.get(id);
-    if (s === undefined) return;
-    if (inc === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
-    s.sendWindow += inc;
-    if (s.sendWindow > MAX_WINDOW) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
-    if (s.blocked) this.pumpBlocked();
+  protected afterPeerSettings(): void {
+    this.emit("remoteSettings", this.peerMaxConcurrent);
+  }
+
+  protected onWindowUpdateForGone(_id: number): void {
+    // A stream we closed; the peer's update crossed our RST_STREAM or END_STREAM.
   }
 
   protected onReset(id: number, code: number): void {
