@@ -89,7 +89,7 @@ const TARGET_LABEL: Record<TargetId, string> = {
   haproxy: "HAProxy",
   naive: "naive node:http2",
   pilotfish: "Pilotfish",
-  pilotfishnode: "Pilotfish, node:http2 upstream",
+  pilotfishnode: "Pilotfish, node:http2 server",
   pilotfish2: "Pilotfish, 2 workers on CPUs 0+1",
 };
 const ALL_TARGETS: TargetId[] = ["direct", "nginx", "haproxy", "naive", "pilotfish", "pilotfishnode", "pilotfish2"];
@@ -482,9 +482,10 @@ async function startAll(): Promise<void> {
       // The sidecar re-executes itself with its production V8 flags (src/cli/node-flags.ts);
       // PROXY_NODE_FLAGS, when given, replaces them so that both Node proxies run alike.
       const flagsEnv: Record<string, string> = PROXY_NODE_FLAGS.length > 0 ? { PILOTFISH_NODE_FLAGS: PROXY_NODE_FLAGS.join(" ") } : {};
-      // pilotfishnode: the same one-worker sidecar with node:http2 as its upstream client instead of the
-      // default raw frame client (docs/raw-h2-client.md), for the A/B of issue #9.
-      if (t === "pilotfishnode") flagsEnv.PILOTFISH_UPSTREAM_H2 = "node";
+      // pilotfishnode: the same one-worker sidecar with node:http2's server as its downstream half instead
+      // of our own (docs/raw-h2-server.md), for the A/B of issue #9. (The upstream half's A/B, raw client
+      // against node:http2's, is recorded in docs/performance.md; PILOTFISH_UPSTREAM_H2=node still works.)
+      if (t === "pilotfishnode") flagsEnv.PILOTFISH_DOWNSTREAM_H2 = "node";
       const one = t !== "pilotfish2";
       p = startProc(`proxy-${t}`, one ? PROXY_CPU : `${PROXY_CPU},${LOAD_CPU}`, NODE, [
         main, "sidecar", "-c", path.join(RUN_DIR, `${t}-bootstrap.yaml`), "--concurrency", one ? "1" : "2",
