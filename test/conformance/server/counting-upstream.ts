@@ -2,7 +2,8 @@
  * The upstream behind the sidecar under test: a node:http2 server on 127.0.0.1:0 that records every
  * stream it receives, so a case can assert that a malformed request never reached it. It answers 200
  * with "ok" to a request without a body, echoes a request body, and answers `?size=N` with N bytes
- * (for the cases that check the server's flow control on the response).
+ * (for the cases that check the server's flow control on the response). A path containing "/hold/"
+ * is never read nor answered: its body backs up into the sidecar and then the client's windows.
  */
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -15,7 +16,7 @@ export interface UpstreamStream {
   readonly headers: http2.IncomingHttpHeaders;
   /** Request body bytes received so far. */
   bytes: number;
-  /** Whether the request ended cleanly ('end': END_STREAM received). */
+  /** Whether the request ended cleanly: END_STREAM received, not a reset (node also ends a reset stream). */
   complete: boolean;
   /** Whether the stream closed (answered or reset). */
   closed: boolean;
@@ -35,7 +36,7 @@ export class CountingUpstream {
   ) {}
 
   static async start(): Promise<CountingUpstream> {
-    const server = http2.createServer({ settings: { initialWindowSize: 1 << 20 } });
+    const server = http2.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", () => resolve());
@@ -50,9 +51,10 @@ export class CountingUpstream {
     return up;
   }
 
-  /** Streams received since index `mark` whose path does not start with `exceptPrefix`. */
-  since(mark: number, exceptPrefix?: string): UpstreamStream[] {
-    return this.streams.slice(mark).filter((s) => exceptPrefix === undefined || !s.path.startsWith(exceptPrefix));
+  /** Streams received since index `mark`, those with `skip(path)` left out. */
+  since(mark: number, skip?: (path: string) => boolean): UpstreamStream[] {
+    const all = this.streams.slice(mark);
+    return skip === undefined ? all : all.filter((s) => !skip(s.path));
   }
 
   /** Resolves once `check()` holds, re-checked whenever a stream arrives, ends or closes. */
@@ -96,15 +98,19 @@ export class CountingUpstream {
       rec.closed = true;
       this.wake();
     });
+    if (rec.path.includes("/hold/")) {
+      stream.pause();
+      return;
+    }
     stream.on("trailers", (t: http2.IncomingHttpHeaders) => (rec.trailers = t));
     stream.on("data", (c: Buffer) => {
       rec.bytes += c.length;
       chunks.push(c);
     });
     stream.on("end", () => {
-      rec.complete = true;
+      rec.complete = !stream.closed && !stream.aborted && !stream.destroyed;
       this.wake();
-      if (stream.destroyed) return;
+      if (!rec.complete) return;
       const size = /[?&]size=(\d+)/.exec(rec.path);
       let body: Buffer;
       if (size !== null) body = Buffer.alloc(Number(size[1]), 0x62);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { ErrorCode } from "../../helpers/h2-frames.js";
 import { type ClientConn, type ConnectOptions, type StreamResponse, WAIT_MS } from "./client-conn.js";
-import type { CountingUpstream } from "./counting-upstream.js";
+import type { CountingUpstream, UpstreamStream } from "./counting-upstream.js";
 import type { Fields } from "./hpack-codec.js";
 
 /** Which listener of the sidecar: "main" has the defaults, "tight" small limits (see server-suite.ts). */
@@ -34,6 +34,11 @@ export interface ServerCaseContext {
   readonly upstream: CountingUpstream;
   /** Index into `upstream.streams` when the case started. */
   readonly mark: number;
+  /**
+   * The streams of this case that reached the upstream: its own paths, or none at all (a request
+   * without :path), never probes nor a late stream of an earlier case.
+   */
+  forwarded(): UpstreamStream[];
   /** Opens a connection (closed by the runner after the case). */
   connect(opts?: OpenOptions): Promise<ClientConn>;
   /** A path unique to this case: `/conf/<case number>/<suffix>`. */
@@ -124,14 +129,19 @@ export async function expectUsable(ctx: ServerCaseContext, c: ClientConn, stream
  * it was going to forward. `complete` bounds how many of those ended cleanly (default: all of them).
  */
 export async function expectForwarded(ctx: ServerCaseContext, expected: number, complete = expected): Promise<void> {
-  const probe = await ctx.connect();
-  probe.request(1, requestFields("GET", `${PROBE_PREFIX}${ctx.mark}`));
-  await expectResponse(probe, 1);
-  probe.destroy();
-  const seen = ctx.upstream.since(ctx.mark, PROBE_PREFIX);
+  await probe(ctx);
+  const seen = ctx.forwarded();
   const show = JSON.stringify(seen.map((s) => ({ path: s.path, complete: s.complete, bytes: s.bytes })));
   assert.equal(seen.length, expected, `streams that reached the upstream: ${show}`);
   assert.equal(seen.filter((s) => s.complete).length, complete, `requests that reached the upstream complete: ${show}`);
+}
+
+/** A GET on a fresh connection, answered: the sidecar has forwarded whatever it was going to before. */
+async function probe(ctx: ServerCaseContext): Promise<void> {
+  const p = await ctx.connect();
+  p.request(1, requestFields("GET", `${PROBE_PREFIX}${ctx.mark}`));
+  await expectResponse(p, 1);
+  p.destroy();
 }
 
 /**
@@ -146,20 +156,28 @@ export async function expectMalformed(ctx: ServerCaseContext, c: ClientConn, str
 }
 
 /**
- * A malformed request body (§8.1.1, content-length): stream error PROTOCOL_ERROR; the headers may have
- * been forwarded already (a streaming proxy sees the mismatch only with the body), but the upstream
- * must never see the request complete.
+ * A request whose body turned out bad after its headers were forwarded (a streaming proxy cannot see a
+ * content-length mismatch or an oversized frame sooner): at most `opened` streams reached the
+ * upstream during the case, and none of them completed (each was reset, never ended with END_STREAM).
  */
+export async function expectNoneComplete(ctx: ServerCaseContext, opened = 1): Promise<void> {
+  await probe(ctx);
+  const seen = ctx.forwarded();
+  const show = JSON.stringify(seen.map((s) => ({ path: s.path, complete: s.complete, bytes: s.bytes })));
+  assert.ok(seen.length <= opened, `at most ${opened} stream(s) reached the upstream: ${show}`);
+  assert.ok(seen.every((s) => !s.complete), `the upstream never saw the bad request complete: ${show}`);
+}
+
+/** A malformed request body (§8.1.1): stream error PROTOCOL_ERROR, and it never completes upstream. */
 export async function expectBodyRejected(ctx: ServerCaseContext, c: ClientConn, streamId: number): Promise<void> {
   const kind = await expectStreamError(c, streamId, ErrorCode.PROTOCOL_ERROR);
-  if (kind === "rst") await expectUsable(ctx, c, streamId + 2);
-  const probe = await ctx.connect();
-  probe.request(1, requestFields("GET", `${PROBE_PREFIX}${ctx.mark}`));
-  await expectResponse(probe, 1);
-  probe.destroy();
-  const bad = ctx.upstream.since(ctx.mark, PROBE_PREFIX).filter((s) => s.path === ctx.path("bad"));
-  assert.ok(bad.length <= 1, "at most the one stream");
-  assert.ok(bad.every((s) => !s.complete), `the upstream never saw the malformed request complete: ${JSON.stringify(bad.map((s) => s.bytes))} bytes`);
+  if (kind === "rst") {
+    // The follow-up completes upstream; check the bad request alone first.
+    await expectNoneComplete(ctx);
+    await expectUsable(ctx, c, streamId + 2);
+  } else {
+    await expectNoneComplete(ctx);
+  }
 }
 
 /**
@@ -167,7 +185,26 @@ export async function expectBodyRejected(ctx: ServerCaseContext, c: ClientConn, 
  * of the case (the sidecar holds the whole response), then for two PING round trips.
  */
 export async function settle(ctx: ServerCaseContext, c: ClientConn): Promise<void> {
-  await ctx.upstream.until(() => ctx.upstream.since(ctx.mark).every((s) => s.closed), "every stream of the case closed", WAIT_MS);
+  await ctx.upstream.until(() => ctx.forwarded().every((s) => s.closed), "every stream of the case closed", WAIT_MS);
   await c.barrier();
   await c.barrier();
+}
+
+/**
+ * RFC 9113 §5.1 "closed": an endpoint MAY treat a frame on a closed stream as a connection error
+ * STREAM_CLOSED, and otherwise ignores it (RFC 7540 required a stream error STREAM_CLOSED after a
+ * RST_STREAM). Either way the late frame never makes a request complete upstream, and if the server
+ * did not end the connection, it still serves a request.
+ */
+export async function expectIgnoredOrStreamClosed(ctx: ServerCaseContext, c: ClientConn, streamId: number): Promise<void> {
+  await c.barrier().catch(() => undefined);
+  if (c.goaway !== undefined || c.closed) {
+    await expectConnectionError(c, ErrorCode.STREAM_CLOSED);
+    await expectNoneComplete(ctx);
+    return;
+  }
+  const rst = c.rsts.get(streamId);
+  if (rst !== undefined) assert.equal(rst, ErrorCode.STREAM_CLOSED, `RST_STREAM code; the server sent ${c.describe()}`);
+  await expectNoneComplete(ctx);
+  await expectUsable(ctx, c, streamId + 2);
 }

@@ -16,7 +16,7 @@ import { type Sidecar, startSidecar } from "../../helpers/sidecar.js";
 import { withTimeout } from "../../helpers/util.js";
 import { ClientConn } from "./client-conn.js";
 import { CountingUpstream } from "./counting-upstream.js";
-import { type ListenerName, type OpenOptions, requestFields, type ServerCase, type ServerCaseContext, TIGHT } from "./server-kit.js";
+import { type ListenerName, type OpenOptions, PROBE_PREFIX, requestFields, type ServerCase, type ServerCaseContext, TIGHT } from "./server-kit.js";
 import { CONNECTION_CASES } from "./cases-connection.js";
 import { FRAME_CASES } from "./cases-frames.js";
 import { STREAM_CASES } from "./cases-streams.js";
@@ -87,11 +87,15 @@ export function serverConformanceSuite(name: string, env: NodeJS.ProcessEnv, opt
       void test(`${c.name} [${c.id}]`, { timeout: CASE_MS + 3000, ...(todo === undefined ? {} : { todo }) }, async () => {
         const n = ++caseNo;
         const conns: ClientConn[] = [];
-        const path = (suffix = "req"): string => `/conf/${n}/${suffix}`;
+        const prefix = `/conf/${n}/`;
+        const path = (suffix = "req"): string => prefix + suffix;
+        const mark = upstream.streams.length;
+        const notOurs = (p: string): boolean => p.startsWith(PROBE_PREFIX) || (p.startsWith("/conf/") && !p.startsWith(prefix));
         const ctx: ServerCaseContext = {
           ports,
           upstream,
-          mark: upstream.streams.length,
+          mark,
+          forwarded: () => upstream.since(mark, notOurs),
           async connect(o: OpenOptions = {}) {
             const conn = await ClientConn.connect(ports[o.listener ?? "main"], o);
             conns.push(conn);
@@ -110,6 +114,8 @@ export function serverConformanceSuite(name: string, env: NodeJS.ProcessEnv, opt
           }
         } finally {
           for (const conn of conns) conn.destroy();
+          // Let the sidecar reset what the case left open upstream, so no stream outlives its case.
+          await upstream.until(() => ctx.forwarded().every((s) => s.closed), "the case's streams to close", 2000).catch(() => undefined);
         }
       });
     }
