@@ -130,6 +130,21 @@ export const FLOW_CASES: readonly ServerCase[] = [
     },
   },
   {
+    id: "6.9.2-initial-window-overflow",
+    name: "RFC 9113 §6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE change that takes an open stream's window above 2^31-1 → connection error FLOW_CONTROL_ERROR",
+    async run(ctx) {
+      const c = await ctx.connect();
+      c.send(headers(1, c.block(ctx.post())));
+      // Stream 1's window (what the server may send on it) becomes exactly 2^31-1, which is legal...
+      c.grant(1, MAX_WINDOW - 65_535);
+      await c.barrier();
+      assert.equal(c.goaway, undefined, `a window of exactly 2^31-1 is legal; the server sent ${c.describe()}`);
+      // ...and one more byte of initial window pushes it over.
+      c.sendSettings([[SettingId.INITIAL_WINDOW_SIZE, 65_536]]);
+      await expectConnectionError(c, ErrorCode.FLOW_CONTROL_ERROR);
+    },
+  },
+  {
     id: "6.9.1-client-overruns-window",
     name: "RFC 9113 §6.9.1: DATA beyond the server's advertised window → FLOW_CONTROL_ERROR (stream or connection)",
     async run(ctx) {

@@ -304,4 +304,13 @@ export const FRAME_CASES: readonly ServerCase[] = [
       await expectConnectionError(c, ErrorCode.PROTOCOL_ERROR);
     },
   },
+  {
+    id: "6.10-continuation-after-data",
+    name: "RFC 9113 §6.10: CONTINUATION after a DATA frame → connection error PROTOCOL_ERROR",
+    async run(ctx) {
+      const c = await ctx.connect();
+      c.send(headers(1, c.block(ctx.post())), c.dataFrame(1, Buffer.from("x")), continuation(1, literal("x-late", "1"), true));
+      await expectConnectionError(c, ErrorCode.PROTOCOL_ERROR);
+    },
+  },
 ];

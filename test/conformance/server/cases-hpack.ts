@@ -4,7 +4,7 @@
  * server's dynamic table across requests and its Huffman decoder.
  */
 import assert from "node:assert/strict";
-import { ErrorCode, headers, hpackInt, indexed, literal, literalHuffman, literalIndexed, tableSizeUpdate } from "../../helpers/h2-frames.js";
+import { ErrorCode, headers, hpackInt, indexed, literal, literalHuffman, literalIndexed, SettingId, tableSizeUpdate } from "../../helpers/h2-frames.js";
 import { expectConnectionError, expectForwarded, expectResponse, type ServerCase, type ServerCaseContext } from "./server-kit.js";
 
 /** A request's fields as literals without indexing. */
@@ -115,6 +115,28 @@ export const HPACK_CASES: readonly ServerCase[] = [
       const second = ctx.forwarded()[1];
       assert.ok(second?.headers["x-new"] !== undefined, "x-new arrived");
       assert.equal(second?.headers["x-old"], undefined, "index 62 is the new entry, the old one was evicted");
+    },
+  },
+  {
+    id: "7541-6.2.3-never-indexed",
+    name: "RFC 7541 §6.2.3: a literal never-indexed field is accepted and forwarded",
+    async run(ctx) {
+      const c = await ctx.connect();
+      const neverIndexed = Buffer.concat([Buffer.from([0x10]), hpackInt(8, 7, 0), Buffer.from("x-secret"), hpackInt(6, 7, 0), Buffer.from("s3cr3t")]);
+      c.send(headers(1, Buffer.concat([literalBlock(ctx.get()), neverIndexed]), { endStream: true }));
+      await expectResponse(c, 1);
+      assert.equal(ctx.forwarded()[0]?.headers["x-secret"], "s3cr3t");
+    },
+  },
+  {
+    id: "7541-4.2-client-table-size-0",
+    name: "RFC 7541 §4.2: after the client's SETTINGS_HEADER_TABLE_SIZE=0, the server's first block starts with a size update to 0 and no block indexes",
+    async run(ctx) {
+      const c = await ctx.connect({ settings: [[SettingId.HEADER_TABLE_SIZE, 0]] });
+      for (const s of [1, 3, 5]) {
+        c.request(s, ctx.get(`t${s}`));
+        await expectResponse(c, s);
+      }
     },
   },
 ];

@@ -60,6 +60,15 @@ export const HTTP_CASES: readonly ServerCase[] = [
     },
   },
   {
+    id: "8.1-head",
+    name: "RFC 9113 §8.1/RFC 9110 §9.3.2: a HEAD is answered with headers and no body",
+    async run(ctx) {
+      const c = await ctx.connect();
+      c.request(1, requestFields("HEAD", ctx.path()));
+      await expectResponse(c, 1, 200, "");
+    },
+  },
+  {
     id: "8.1-post-body",
     name: "RFC 9113 §8.1: a POST body in several DATA frames reaches the upstream whole and is echoed",
     async run(ctx) {

@@ -318,6 +318,8 @@ export class ClientConn {
         this.ourInitialWindow = v;
       } else if (id === SettingId.MAX_FRAME_SIZE) {
         this.ourMaxFrame = v;
+      } else if (id === SettingId.HEADER_TABLE_SIZE) {
+        this.decoder.setLimit(v);
       }
     }
   }

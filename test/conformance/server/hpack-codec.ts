@@ -42,13 +42,27 @@ export class RequestEncoder {
 /** Decodes the server's header blocks, in order (every block must be decoded to keep the table). */
 export class ResponseDecoder {
   private readonly table = hpack.table.create({ maxSize: TABLE_SIZE });
+  /** Our SETTINGS_HEADER_TABLE_SIZE: the most a size update may ask for. */
+  private limit = TABLE_SIZE;
+  /** Whether the server owes us a size update (§4.2: we lowered the limit below the table's size). */
+  private updateDue = false;
 
-  /** The block's fields, or an Error naming what was malformed (the client suite fails on it). */
+  /** We advertised SETTINGS_HEADER_TABLE_SIZE = `size` (the server has it before any response). */
+  setLimit(size: number): void {
+    this.limit = size;
+    this.updateDue = size < TABLE_SIZE;
+  }
+
+  /** The block's fields, or an Error naming what was malformed (the case fails on it). */
   decode(block: Buffer): Array<[string, string]> | Error {
     const d = hpack.decoder.create();
     const fields: Array<[string, string]> = [];
     try {
       d.push(block);
+      if (this.updateDue && (block.length === 0 || (block[0] & 0xe0) !== 0x20)) {
+        return new Error(`no dynamic table size update at the start of the first block after SETTINGS_HEADER_TABLE_SIZE=${this.limit} (RFC 7541 §4.2)`);
+      }
+      this.updateDue = false;
       while (!d.isEmpty()) {
         if (d.decodeBit() === 1) {
           const e = this.table.lookup(d.decodeInt());
@@ -58,7 +72,8 @@ export class ResponseDecoder {
         const incremental = d.decodeBit() === 1;
         if (!incremental && d.decodeBit() === 1) {
           const size = d.decodeInt();
-          if (size > TABLE_SIZE) return new Error(`table size update to ${size} above our ${TABLE_SIZE}`);
+          if (fields.length > 0) return new Error("a table size update after a field (RFC 7541 §4.2)");
+          if (size > this.limit) return new Error(`a table size update to ${size}, above our SETTINGS_HEADER_TABLE_SIZE ${this.limit}`);
           this.table.updateSize(size);
           continue;
         }
