@@ -169,6 +169,16 @@ export const FRAME_CASES: readonly ServerCase[] = [
       await expectResponse(c, 1, 200, "padded body");
     },
   },
+  {
+    id: "6.1-empty-data-end-stream",
+    name: "RFC 9113 §6.1: an empty DATA frame carrying END_STREAM ends the request",
+    async run(ctx) {
+      const c = await ctx.connect();
+      c.send(headers(1, c.block(ctx.post())), data(1, Buffer.alloc(0), true));
+      await expectResponse(c, 1);
+      await expectForwarded(ctx, 1);
+    },
+  },
   connectionError("6.1-data-stream-0", "RFC 9113 §6.1: DATA on stream 0 → connection error PROTOCOL_ERROR", ErrorCode.PROTOCOL_ERROR, (c) =>
     c.send(data(0, Buffer.from("nowhere"))),
   ),

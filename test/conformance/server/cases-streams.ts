@@ -4,7 +4,7 @@
  * §7, §8.4).
  */
 import assert from "node:assert/strict";
-import { data, ErrorCode, Flag, frame, FrameType, goaway, headers, literal, ping, pushPromise, rstStream, windowUpdate } from "../../helpers/h2-frames.js";
+import { data, ErrorCode, Flag, frame, FrameType, goaway, headers, literal, ping, priority, pushPromise, rstStream, windowUpdate } from "../../helpers/h2-frames.js";
 import {
   expectConnectionError,
   expectIgnoredOrStreamClosed,
@@ -105,6 +105,18 @@ export const STREAM_CASES: readonly ServerCase[] = [
     },
   },
   {
+    id: "5.1-closed-stream-late-frames",
+    name: "RFC 9113 §5.1: WINDOW_UPDATE, PRIORITY and RST_STREAM on a stream the server just closed are tolerated (they can cross its END_STREAM)",
+    async run(ctx) {
+      const c = await ctx.connect();
+      c.request(1, ctx.get());
+      await expectResponse(c, 1);
+      c.send(windowUpdate(1, 1000), priority(1, 0, 20), rstStream(1, ErrorCode.CANCEL));
+      await expectNoReaction(c);
+      await expectUsable(ctx, c, 3);
+    },
+  },
+  {
     id: "5.1.1-even-stream-id",
     name: "RFC 9113 §5.1.1: a request on an even (server-initiated) stream id → connection error PROTOCOL_ERROR; not forwarded",
     async run(ctx) {
@@ -146,6 +158,19 @@ export const STREAM_CASES: readonly ServerCase[] = [
       await expectResponse(c, 1, 200, "one");
       await expectResponse(c, 3, 200, "two");
       await expectForwarded(ctx, 2);
+    },
+  },
+  {
+    id: "5.1.2-multiplexed-streams",
+    name: "RFC 9113 §5: 20 concurrent requests on one connection, their frames interleaved, each get their own response",
+    async run(ctx) {
+      const c = await ctx.connect();
+      const ids = Array.from({ length: 20 }, (_, i) => 2 * i + 1);
+      for (const id of ids) c.send(headers(id, c.block(ctx.post(`m${id}`))));
+      for (const id of ids) c.send(c.dataFrame(id, Buffer.from(`body of ${id}, `)));
+      for (const id of ids.toReversed()) c.send(c.dataFrame(id, Buffer.from("end"), true));
+      for (const id of ids) await expectResponse(c, id, 200, `body of ${id}, end`);
+      await expectForwarded(ctx, ids.length);
     },
   },
   {
