@@ -29,15 +29,6 @@ const DEFAULT_WINDOW = 65_535;
 const DEFAULT_MAX_FRAME = 16_384;
 const FRAME_NAMES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS", "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"];
 
-/** What the server did about a fault: its first GOAWAY or RST_STREAM, or its close. */
-export interface Reaction {
-  readonly kind: "goaway" | "rst" | "closed";
-  /** Error code of the GOAWAY or RST_STREAM. */
-  readonly code?: number;
-  /** Stream of the RST_STREAM; last-stream-id of the GOAWAY. */
-  readonly streamId?: number;
-}
-
 /** One stream's response as received. */
 export interface StreamResponse {
   /** Decoded header blocks in order: informational, final, then trailers. */
@@ -92,7 +83,6 @@ export class ClientConn {
   /** Header block being reassembled from HEADERS + CONTINUATION. */
   private pendingBlock: { streamId: number; parts: Buffer[]; endStream: boolean } | undefined;
   private pingSeq = 0;
-  private autoWindow: boolean;
   /** What we allow the server to send: our SETTINGS_INITIAL_WINDOW_SIZE, our grants, minus its DATA. */
   private ourInitialWindow = DEFAULT_WINDOW;
   private recvConn = DEFAULT_WINDOW;
@@ -106,9 +96,8 @@ export class ClientConn {
   private constructor(
     readonly sock: net.Socket,
     private readonly ackSettings: boolean,
-    autoWindow: boolean,
+    private readonly autoWindow: boolean,
   ) {
-    this.autoWindow = autoWindow;
     sock.on("data", (b: Buffer) => this.onData(b));
     sock.on("error", () => undefined);
     sock.on("close", () => {
@@ -183,19 +172,6 @@ export class ClientConn {
     return this.until(() => this.frames.find((f) => f.type === type && (streamId === undefined || f.streamId === streamId) && pred(f)), label, ms);
   }
 
-  /** The server's first GOAWAY or RST_STREAM, or its close without either. */
-  reaction(ms = WAIT_MS): Promise<Reaction> {
-    return this.until<Reaction>(() => {
-      for (const f of this.frames) {
-        if (f.type === FrameType.GOAWAY && f.payload.length >= 8) {
-          return { kind: "goaway", code: f.payload.readUInt32BE(4), streamId: f.payload.readUInt32BE(0) & 0x7fffffff };
-        }
-        if (f.type === FrameType.RST_STREAM && f.payload.length >= 4) return { kind: "rst", code: f.payload.readUInt32BE(0), streamId: f.streamId };
-      }
-      return this.closed ? { kind: "closed" } : undefined;
-    }, "GOAWAY, RST_STREAM or close", ms);
-  }
-
   /** Resolves once the server closed the TCP connection. */
   waitClosed(ms = WAIT_MS): Promise<true> {
     return this.until(() => (this.closed ? true : undefined), "TCP close", ms);
@@ -265,11 +241,6 @@ export class ClientConn {
     if (streamId === 0) this.recvConn += increment;
     else this.recvStream.set(streamId, this.recvWindow(streamId) + increment);
     this.send(windowUpdate(streamId, increment));
-  }
-
-  /** Turns automatic window re-opening on or off. */
-  setAutoWindow(on: boolean): void {
-    this.autoWindow = on;
   }
 
   /** The response on `streamId`, once it ended (END_STREAM) within `ms`. */

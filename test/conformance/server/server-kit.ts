@@ -171,13 +171,9 @@ export async function expectNoneComplete(ctx: ServerCaseContext, opened = 1): Pr
 /** A malformed request body (§8.1.1): stream error PROTOCOL_ERROR, and it never completes upstream. */
 export async function expectBodyRejected(ctx: ServerCaseContext, c: ClientConn, streamId: number): Promise<void> {
   const kind = await expectStreamError(c, streamId, ErrorCode.PROTOCOL_ERROR);
-  if (kind === "rst") {
-    // The follow-up completes upstream; check the bad request alone first.
-    await expectNoneComplete(ctx);
-    await expectUsable(ctx, c, streamId + 2);
-  } else {
-    await expectNoneComplete(ctx);
-  }
+  // Before the follow-up, which does complete upstream.
+  await expectNoneComplete(ctx);
+  if (kind === "rst") await expectUsable(ctx, c, streamId + 2);
 }
 
 /**
