@@ -22,7 +22,7 @@ const NODE_DEVIATIONS: Readonly<Record<string, string>> = {
   "8.2.1-value-cr": "node:http2: drops the field silently and forwards the rest of the request",
   "8.2.1-value-leading-space": "node:http2: drops the field silently and forwards the rest of the request",
   "8.2.2-te-trailers":
-    "sidecar on node:http2 (not nghttp2): with te: trailers and an upstream response without trailers, onWantTrailers' H2Downstream.reset(NO_ERROR) never ends the stream: HEADERS and DATA, then nothing",
+    "sidecar on node:http2 (not nghttp2): with te: trailers and an upstream response without trailers, onWantTrailers' stream.close(NO_ERROR) waits for a 'finish' that never comes: HEADERS and DATA, then nothing (sendTrailers({}) would end it)",
 };
 
 serverConformanceSuite("node:http2 server (PILOTFISH_DOWNSTREAM_H2=node)", { PILOTFISH_DOWNSTREAM_H2: "node" }, { deviations: NODE_DEVIATIONS });
