@@ -7,7 +7,7 @@
  * dispatched by the ALPN protocol the handshake settled on.
  */
 import * as http from "node:http";
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { isDeepStrictEqual } from "node:util";
@@ -19,18 +19,13 @@ import type { ClusterManager } from "../upstream/cluster-manager.js";
 import { tlsStats } from "../security/tls-stats.js";
 import { ConnectionManager } from "./connection-manager.js";
 import { DownstreamTls } from "./downstream-tls.js";
-import { StreamAdmission } from "./stream-admission.js";
+import { nodeH2Server } from "./node-h2-server.js";
+import { MAX_STREAMS_PER_TURN } from "./stream-admission.js";
 import { downstreamH2Codec } from "./downstream-codec.js";
 import { RawH2ServerConnection, type RawH2ServerOptions, type RawH2StreamSink } from "./raw-h2/raw-h2-server-connection.js";
 import type { RawH2ServerStream } from "./raw-h2/raw-h2-server-stream.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n");
-/**
- * New streams one HTTP/2 connection may start routing per event-loop turn (Envoy's
- * max_requests_per_io_cycle, off there by default): high enough that a busy gRPC channel never waits,
- * low enough that a rapid-reset read of ~500 streams mostly waits a turn and is dropped once reset.
- */
-const MAX_STREAMS_PER_TURN = 32;
 /** Time an HTTP/1.1 client has to send its request headers (Node's default). */
 const HTTP1_HEADERS_TIMEOUT_MS = 60_000;
 
@@ -39,7 +34,8 @@ export class Listener implements RawH2StreamSink {
   /** The connection manager new streams go to; replaced whole when the listener's config changes. */
   cm: ConnectionManager;
   private readonly server: net.Server;
-  private readonly h2: http2.Http2Server;
+  /** node:http2's server, only with PILOTFISH_DOWNSTREAM_H2=node. */
+  private readonly h2: http2.Http2Server | undefined;
   private readonly h1: http.Server;
   /** HTTP/2 connections (node's sessions or ours), for GOAWAY on drain. */
   private readonly sessions = new Set<{ close(): void }>();
@@ -60,31 +56,14 @@ export class Listener implements RawH2StreamSink {
     const hcm = config.hcm;
     this.cm = new ConnectionManager(hcm, clusters, random, store, config.tls !== undefined);
     this.rawH2 = downstreamH2Codec() === "raw";
-    this.h2 = http2.createServer({
-      maxSessionMemory: 64,
-      maxHeaderListPairs: hcm.maxHeadersCount + 8,
-      maxHeaderSize: hcm.maxRequestHeadersKb * 1024,
-      settings: {
-        maxConcurrentStreams: hcm.http2.maxConcurrentStreams,
-        initialWindowSize: hcm.http2.initialStreamWindowSize,
-        maxHeaderListSize: hcm.maxRequestHeadersKb * 1024,
-        enablePush: false,
-      },
-      // Node's nghttp2 rapid-reset guard (CVE-2023-44487), at nghttp2's own defaults made explicit;
-      // StreamAdmission makes the streams it lets through cheap.
-      streamResetBurst: 1000,
-      streamResetRate: 33,
-    } as http2.ServerOptions);
-    const admission = new StreamAdmission(
-      MAX_STREAMS_PER_TURN,
-      (stream, headers, flags) => this.cm.onStream(stream, headers, flags),
-      () => {
-        this.cm.stats.rqTotal.inc();
-        this.cm.stats.rxReset.inc();
-      },
-    );
-    this.h2.on("stream", (stream, headers, flags) => admission.admit(stream, headers, flags));
-    this.h2.on("session", (session) => this.onSession(session));
+    if (!this.rawH2) {
+      this.h2 = nodeH2Server(
+        hcm,
+        (stream, headers, flags) => this.cm.onStream(stream, headers, flags),
+        () => this.onDropped(),
+      );
+      this.h2.on("session", (session) => this.onSession(session));
+    }
     const headersTimeout = hcm.requestTimeoutMs > 0 ? Math.min(HTTP1_HEADERS_TIMEOUT_MS, hcm.requestTimeoutMs) : HTTP1_HEADERS_TIMEOUT_MS;
     this.h1 = http.createServer(
       {
@@ -117,7 +96,7 @@ export class Listener implements RawH2StreamSink {
         }
         if (sock.alpnProtocol !== "h2") this.h1.emit("connection", sock);
         else if (this.rawH2) this.onRawConnection(sock, undefined);
-        else this.h2.emit("connection", sock);
+        else this.h2!.emit("connection", sock);
       });
       server.on("tlsClientError", (err: NodeJS.ErrnoException) => this.tls!.onTlsClientError(err));
       this.server = server;
@@ -192,7 +171,7 @@ export class Listener implements RawH2StreamSink {
       sock.pause();
       sock.unshift(buf);
       if (h2) {
-        this.h2.emit("connection", sock);
+        this.h2!.emit("connection", sock);
       } else {
         this.h1.emit("connection", sock);
         sock.resume();

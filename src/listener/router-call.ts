@@ -55,6 +55,8 @@ const HOP_BY_HOP_REQUEST = new Set([
 const HOP_BY_HOP_RESPONSE = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
 
 const kCall = Symbol("pilotfish.call");
+/** Ends a response that was kept open for trailers the upstream did not send. */
+const NO_TRAILERS: OutgoingHttpHeaders = Object.freeze({});
 type TaggedStream = UpstreamStream & { [kCall]?: RouterCall | undefined };
 /** A downstream object (HTTP/2 stream, HTTP/1.1 request or response) that knows its call. */
 type TaggedEmitter = object & { [kCall]?: RouterCall | undefined };
@@ -563,11 +565,13 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     this.complete(this.status < 500);
   }
 
-  /** Sent by the downstream when it is ready for trailers (responded with waitForTrailers). */
+  /**
+   * Sent by the downstream when it is ready for trailers (responded with waitForTrailers). An upstream
+   * that sent none still gets its response ended cleanly: node:http2's stream.close(NO_ERROR) here never
+   * finished when the last write and end() ran in the same tick (the client waited forever).
+   */
   onWantTrailers(): void {
-    const t = this.trailers;
-    if (t !== undefined) this.ds.sendTrailers(t);
-    else this.ds.reset(NGHTTP2_NO_ERROR);
+    this.ds.sendTrailers(this.trailers ?? NO_TRAILERS);
   }
 
   /** Upstream stream closed (normally after 'end', otherwise a reset or a dead connection). */

@@ -10,6 +10,13 @@
  */
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 
+/**
+ * New streams one HTTP/2 connection may start routing per event-loop turn (Envoy's
+ * max_requests_per_io_cycle, off there by default): high enough that a busy gRPC channel never waits,
+ * low enough that a rapid-reset read of ~500 streams mostly waits a turn and is dropped once reset.
+ */
+export const MAX_STREAMS_PER_TURN = 32;
+
 /** Starts one stream's routing. */
 export type StreamStarter = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => void;
 

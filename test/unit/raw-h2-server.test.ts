@@ -323,6 +323,29 @@ void describe("raw HTTP/2 server connection", { timeout: 30_000 }, () => {
     }
   });
 
+  void it("a client that does not read its responses is not read either: queued bytes stay bounded until it reads again", async () => {
+    // x-request-id is never indexed, so each response carries its 8 KiB again (48 MiB for 6,000: more
+    // than the kernel's socket buffers take).
+    const t = await serve((s) => s.respond({ ":status": 200, "x-request-id": "r".repeat(8000) }, true, false), { maxConcurrentStreams: 10_000 });
+    const c = await f.RawH2.connect(t.port);
+    c.keepFrames = false;
+    try {
+      c.sock.pause();
+      const parts: Buffer[] = [];
+      for (let i = 0; i < 6000; i++) parts.push(f.headers(2 * i + 1, GET("/r"), { endStream: true }));
+      c.write(Buffer.concat(parts));
+      await until("the server to stop reading", 10_000, () => t.conns[0]?.socket.isPaused() === true);
+      const sock = t.conns[0].socket;
+      assert.ok(sock.writableLength < 6 * 1024 * 1024, `${sock.writableLength} bytes queued`);
+      assert.ok(t.started.length < 6000, "every request was read while the client read nothing");
+      c.sock.resume();
+      await until("all 6,000 responses", 20_000, () => (c.counts.get(f.FrameType.HEADERS) ?? 0) === 6000);
+      assert.equal(t.started.length, 6000);
+    } finally {
+      c.destroy();
+    }
+  });
+
   void it("a bad preface or a first frame other than SETTINGS ends the connection with PROTOCOL_ERROR", async () => {
     const t = await serve(() => undefined);
     const bad = await f.RawH2.connect(t.port, false);

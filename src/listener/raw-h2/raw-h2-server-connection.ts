@@ -28,6 +28,10 @@ const RESET_BURST = 1000;
 const RESET_RATE_PER_S = 33;
 /** PING/SETTINGS ACKs queued for a client whose socket stopped draining (nghttp2's max outbound ACKs). */
 const MAX_OWED_ACKS = 1000;
+/** Ranges of skipped client stream ids remembered. */
+const MAX_SKIPPED_RANGES = 16;
+/** Bytes queued on the socket above which we stop reading the client until it drains. */
+const READ_PAUSE_BYTES = 4 * 1024 * 1024;
 /** Streams reset by us that the client may still send frames for (§5.4.2), remembered to ignore those. */
 const RECENT_RESETS = 128;
 
@@ -60,9 +64,12 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   /** GOAWAY sent: streams above lastPeerId are refused. */
   private goingAway = false;
   private readonly recentResets = new Set<number>();
+  private readonly skipped: number[] = [];
   private resetTokens = RESET_BURST;
   private resetRefillAt = 0;
   private owedAcks = 0;
+  /** Reading stopped because the client is not reading our writes. */
+  private readPaused = false;
   /** New streams wait here for the end of their read (or for a turn's budget). */
   private readonly starts: StreamStarts;
   private readonly streamWindow: number;
@@ -83,6 +90,10 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     socket.on("data", (chunk: Buffer) => this.onSocketData(chunk));
     socket.on("drain", () => {
       this.owedAcks = 0;
+      if (this.readPaused) {
+        this.readPaused = false;
+        socket.resume();
+      }
       this.maybeDrain();
     });
     socket.once("close", () => this.die());
@@ -211,8 +222,10 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     if ((id & 1) === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on an even stream id");
     if (id <= this.lastPeerId) {
       if (this.recentResets.has(id)) return;
+      if (this.wasSkipped(id)) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on a stream id lower than one already used");
       return this.connError(ErrorCode.STREAM_CLOSED, "HEADERS on a closed stream");
     }
+    if (id > this.lastPeerId + 2) this.noteSkipped(this.lastPeerId + 2, id - 2);
     this.lastPeerId = id;
     if (this.goingAway) return this.refuse(id, ErrorCode.REFUSED_STREAM);
     if (this.streams.size >= this.opts.maxConcurrentStreams) return this.refuse(id, ErrorCode.REFUSED_STREAM);
@@ -264,6 +277,22 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     this.rememberReset(id);
   }
 
+  /**
+   * Client ids never used, below the highest used (§5.1.1: the first use of an id closes the idle ones
+   * below it). Real clients count up by two, so this stays empty; kept as (from, to) pairs, the latest
+   * few, to tell "never opened" (PROTOCOL_ERROR) from "closed" (STREAM_CLOSED) at no cost per request.
+   */
+  private noteSkipped(from: number, to: number): void {
+    if (this.skipped.length >= 2 * MAX_SKIPPED_RANGES) this.skipped.splice(0, 2);
+    this.skipped.push(from, to);
+  }
+
+  private wasSkipped(id: number): boolean {
+    const r = this.skipped;
+    for (let i = 0; i < r.length; i += 2) if (id >= r[i] && id <= r[i + 1]) return true;
+    return false;
+  }
+
   private rememberReset(id: number): void {
     if (this.recentResets.size >= RECENT_RESETS) this.recentResets.clear();
     this.recentResets.add(id);
@@ -275,7 +304,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
    * other closed stream gets STREAM_CLOSED.
    */
   private onFrameForGoneStream(id: number, what: string): void {
-    if ((id & 1) === 0 || id > this.lastPeerId) return this.connError(ErrorCode.PROTOCOL_ERROR, `${what} for an idle stream`);
+    if ((id & 1) === 0 || id > this.lastPeerId || this.wasSkipped(id)) return this.connError(ErrorCode.PROTOCOL_ERROR, `${what} for an idle stream`);
     if (!this.recentResets.has(id)) this.writeReset(id, ErrorCode.STREAM_CLOSED);
   }
 
@@ -300,6 +329,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
       return;
     }
     if (!this.takeResetToken()) return this.connError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream resets");
+    this.rememberReset(id);
     this.retire(s, code, true);
   }
 
@@ -339,7 +369,15 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   }
 
   protected override afterFlush(): void {
-    if (this.socket.writableLength === 0) this.owedAcks = 0;
+    const queued = this.socket.writableLength;
+    if (queued === 0) {
+      this.owedAcks = 0;
+    } else if (queued > READ_PAUSE_BYTES && !this.readPaused) {
+      // Responses the client does not read (header-only ones are not flow-controlled): stop reading
+      // its requests until the socket drains, so it cannot make us queue without bound.
+      this.readPaused = true;
+      this.socket.pause();
+    }
     super.afterFlush();
   }
 
@@ -371,7 +409,17 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   /** Trailers end the response (after its body, which bodySent() signalled). */
   sendTrailers(s: RawH2ServerStream, trailers: OutgoingHttpHeaders): void {
     if (this.streams.get(s.id) !== s || s.sendQueue.length > 0) return;
-    this.writeHeaderBlock(s.id, this.enc.encodeResponse(trailers), true, this.peerMaxFrame);
+    let any = false;
+    for (const _ in trailers) {
+      any = true;
+      break;
+    }
+    // No trailers after all: END_STREAM on an empty DATA frame rather than an empty header block.
+    if (any) this.writeHeaderBlock(s.id, this.enc.encodeResponse(trailers), true, this.peerMaxFrame);
+    else {
+      this.out.header(0, FrameType.DATA, Flag.END_STREAM, s.id);
+      this.scheduleFlush();
+    }
     this.sentEnd(s);
   }
 
