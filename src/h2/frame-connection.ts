@@ -62,8 +62,17 @@ export abstract class FrameConnection extends EventEmitter {
 
   protected flush(): void {
     this.flushScheduled = false;
-    if (this.out.len === 0 || this.socket.destroyed) return;
-    this.socket.write(this.out.take());
+    if (this.out.size === 0 || this.socket.destroyed) return;
+    const taken = this.out.take();
+    if (!Array.isArray(taken)) {
+      this.socket.write(taken);
+    } else {
+      // One writev for the copied frames and the payloads kept by reference.
+      const sock = this.socket;
+      sock.cork();
+      for (let i = 0; i < taken.length; i++) sock.write(taken[i]);
+      sock.uncork();
+    }
     this.afterFlush();
   }
 

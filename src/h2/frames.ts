@@ -56,11 +56,17 @@ export const MAX_STREAM_ID = 0x7fff_ffff;
 
 /**
  * Frames of one event-loop turn accumulate here and leave as a single socket write, so 100 responses
- * read in one chunk cost one write(2) for the 100 requests they trigger, not 100.
+ * read in one chunk cost one write(2) for the 100 requests they trigger, not 100. Large DATA payloads
+ * are not copied in: they are kept by reference between the copied bytes and leave in the same
+ * corked write (writev), so a bulk transfer costs no copy of its bytes in JavaScript.
  */
 export class FrameWriter {
   buf: Buffer;
+  /** Bytes in `buf` not yet taken. */
   len = 0;
+  /** Set once a payload was taken by reference: the turn's output, in order, before `buf`'s bytes. */
+  private parts: Buffer[] | null = null;
+  private partsBytes = 0;
 
   /**
    * `initial` bytes to start with; the buffer doubles as a turn needs. A server holds one writer per
@@ -68,6 +74,11 @@ export class FrameWriter {
    */
   constructor(private readonly initial = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  /** Everything queued this turn, copied or referenced. */
+  get size(): number {
+    return this.len + this.partsBytes;
   }
 
   private ensure(n: number): void {
@@ -98,6 +109,20 @@ export class FrameWriter {
     this.len += end - start;
   }
 
+  /**
+   * Queues `src[start, end)` by reference (the caller must not change those bytes afterwards: DATA
+   * payloads are socket reads or body chunks, never reused).
+   */
+  ref(src: Buffer, start: number, end: number): void {
+    const parts = (this.parts ??= []);
+    if (this.len > 0) {
+      parts.push(this.copyOut());
+      this.partsBytes += parts[parts.length - 1].length;
+    }
+    parts.push(start === 0 && end === src.length ? src : src.subarray(start, end));
+    this.partsBytes += end - start;
+  }
+
   u32(v: number): void {
     this.ensure(4);
     this.buf.writeUInt32BE(v >>> 0, this.len);
@@ -110,8 +135,25 @@ export class FrameWriter {
     this.len += 2;
   }
 
+  /** The turn's output as one buffer, or as several (referenced payloads) to write corked. */
+  take(): Buffer | Buffer[] {
+    const parts = this.parts;
+    if (parts === null) return this.copyOut();
+    if (this.len > 0) parts.push(this.copyOut());
+    this.parts = null;
+    this.partsBytes = 0;
+    return parts;
+  }
+
+  /** Drops everything queued (the connection is gone). */
+  clear(): void {
+    this.len = 0;
+    this.parts = null;
+    this.partsBytes = 0;
+  }
+
   /** A copy, because the socket may still hold the chunk when the next turn reuses `buf`. */
-  take(): Buffer {
+  private copyOut(): Buffer {
     const out = Buffer.allocUnsafe(this.len);
     this.buf.copy(out, 0, 0, this.len);
     this.len = 0;

@@ -34,6 +34,8 @@ export interface SendStream {
 
 /** Socket bytes queued (written plus batched) above which write() asks callers to wait for 'drain'. */
 const SOCKET_HIGH_WATER = 256 * 1024;
+/** DATA payloads from this size on go to the socket by reference instead of being copied (frames.ts). */
+const REF_MIN_BYTES = 4096;
 
 export abstract class SendFlowConnection<S extends SendStream> extends FrameConnection {
   /** Streams on the wire, by id. */
@@ -143,7 +145,7 @@ export abstract class SendFlowConnection<S extends SendStream> extends FrameConn
   }
 
   protected get congested(): boolean {
-    return this.socket.writableLength + this.out.len > SOCKET_HIGH_WATER;
+    return this.socket.writableLength + this.out.size > SOCKET_HIGH_WATER;
   }
 
   /** Frames up to `chunk.length - from` bytes within both windows; returns the offset reached. */
@@ -155,7 +157,8 @@ export abstract class SendFlowConnection<S extends SendStream> extends FrameConn
       if (n <= 0) break;
       const last = endAtLast && off + n === len;
       this.out.header(n, FrameType.DATA, last ? Flag.END_STREAM : 0, s.id);
-      this.out.bytes(chunk, off, off + n);
+      if (n >= REF_MIN_BYTES) this.out.ref(chunk, off, off + n);
+      else this.out.bytes(chunk, off, off + n);
       off += n;
       s.sendWindow -= n;
       this.connSendWindow -= n;

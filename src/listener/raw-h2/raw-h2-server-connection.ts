@@ -470,7 +470,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   /** The socket closed: every stream still open is aborted. */
   private die(): void {
     this.closed = true;
-    this.out.len = 0;
+    this.out.clear();
     for (const s of [...this.streams.values()]) {
       this.streams.delete(s.id);
       s.markClosed(ErrorCode.CANCEL, true);

@@ -390,7 +390,7 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
     if (this.dead) return;
     this.dead = true;
     this.closed = true;
-    this.out.len = 0;
+    this.out.clear();
     for (const s of [...this.streams.values()]) {
       this.streams.delete(s.id);
       this.owner?.onStreamClosed(this);
