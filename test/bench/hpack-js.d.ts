@@ -1,4 +1,4 @@
-// hpack.js ships no types; only the primitives raw-h2/hpack.ts uses are declared.
+// hpack.js ships no types; only the primitives hpack-old.ts (the benchmark's baseline) uses are declared.
 declare module "hpack.js" {
   interface Entry {
     name: string;
