@@ -92,7 +92,9 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
       this.owedAcks = 0;
       if (this.readPaused) {
         this.readPaused = false;
+        this.starts.held = false;
         socket.resume();
+        this.starts.afterRead();
       }
       this.maybeDrain();
     });
@@ -374,8 +376,10 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
       this.owedAcks = 0;
     } else if (queued > READ_PAUSE_BYTES && !this.readPaused) {
       // Responses the client does not read (header-only ones are not flow-controlled): stop reading
-      // its requests until the socket drains, so it cannot make us queue without bound.
+      // its requests, and starting those already read, until the socket drains, so that it cannot
+      // make us queue without bound.
       this.readPaused = true;
+      this.starts.held = true;
       this.socket.pause();
     }
     super.afterFlush();

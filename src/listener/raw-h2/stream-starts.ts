@@ -29,6 +29,8 @@ export class StreamStarts {
   private readonly nextTurnFn = (): void => this.nextTurn();
   /** Set when the connection closed: nothing more starts. */
   stopped = false;
+  /** Set while the client does not read our responses: nothing more starts until it does. */
+  held = false;
 
   constructor(
     /** Streams started per turn. */
@@ -43,7 +45,7 @@ export class StreamStarts {
 
   /** The read is parsed: start what the budget allows. */
   afterRead(): void {
-    if (this.pending.length > 0 && !this.stopped) this.run();
+    if (this.pending.length > 0 && !this.stopped && !this.held) this.run();
   }
 
   private run(): void {
