@@ -1,0 +1,33 @@
+/**
+ * The sidecar re-executes itself with its V8 flags (src/cli/node-flags.ts): the process that serves
+ * runs with them, PILOTFISH_NODE_FLAGS replaces them, and an empty value runs with node's defaults.
+ * Read from /proc/<pid>/cmdline of the running sidecar (execve keeps the pid).
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { DEFAULT_SIDECAR_NODE_FLAGS } from "../../src/cli/node-flags.js";
+import { echoBootstrap } from "../helpers/bootstrap.js";
+import { startSidecar } from "../helpers/sidecar.js";
+
+async function argvOfSidecar(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const sc = await startSidecar(echoBootstrap([1]), { env });
+  try {
+    return readFileSync(`/proc/${sc.proc.pid}/cmdline`, "latin1").split("\0");
+  } finally {
+    await sc.stop();
+  }
+}
+
+void describe("sidecar V8 flags", { timeout: 60_000 }, () => {
+  void it("runs with the default flags (young generation and heap growth), replaced by PILOTFISH_NODE_FLAGS", async () => {
+    assert.deepEqual(DEFAULT_SIDECAR_NODE_FLAGS, ["--max-semi-space-size=4", "--heap-growing-percent=50"]);
+    const def = await argvOfSidecar({});
+    for (const f of DEFAULT_SIDECAR_NODE_FLAGS) assert.ok(def.includes(f), `${f} missing from ${def.join(" ")}`);
+    const custom = await argvOfSidecar({ PILOTFISH_NODE_FLAGS: "--max-semi-space-size=8" });
+    assert.ok(custom.includes("--max-semi-space-size=8"), custom.join(" "));
+    assert.ok(!custom.includes("--heap-growing-percent=50"), custom.join(" "));
+    const none = await argvOfSidecar({ PILOTFISH_NODE_FLAGS: "" });
+    for (const f of DEFAULT_SIDECAR_NODE_FLAGS) assert.ok(!none.includes(f), `${f} present with PILOTFISH_NODE_FLAGS=""`);
+  });
+});
