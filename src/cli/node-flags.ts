@@ -8,16 +8,14 @@
  * 2,000 req/s drops from +26–48 ms to +5–16 ms (perf-anchors), at equal or better throughput.
  * Numbers for Pilotfish: docs/performance.md, "V8 flags".
  *
- * `--heap-growing-percent=50`: V8 grows the old generation by half as much after each mark-compact,
- * so in-flight request objects promoted under load do not push the heap (and RSS) to twice what it
- * holds: peak RSS under h2c load 148 → 106 MiB, CPU per request within the noise of the A/B
- * (docs/performance.md, "V8 flags").
+ * Not `--heap-growing-percent=50`: it cuts peak RSS under load by ~45 MiB but costs ~15 % of the
+ * throughput and doubles the saturated p99 (more mark-compacts); docs/performance.md, "Memory under load".
  *
  * `PILOTFISH_NODE_FLAGS` replaces the list (empty: run with node's defaults).
  */
 
 /** The flags the sidecar runs with unless PILOTFISH_NODE_FLAGS says otherwise. */
-export const DEFAULT_SIDECAR_NODE_FLAGS = ["--max-semi-space-size=4", "--heap-growing-percent=50"];
+export const DEFAULT_SIDECAR_NODE_FLAGS = ["--max-semi-space-size=4"];
 
 const APPLIED_ENV = "PILOTFISH_NODE_FLAGS_APPLIED";
 
