@@ -19,6 +19,7 @@ import { HpackDecoder, HpackEncoder, HpackError } from "../../h2/hpack.js";
 import { SendFlowConnection } from "../../h2/send-flow.js";
 import { type ParsedRequest, toRequestHeaders } from "./request-headers.js";
 import { RawH2ServerStream } from "./raw-h2-server-stream.js";
+import { ResetBudget } from "./reset-budget.js";
 import { type RawH2StreamSink, StreamStarts } from "./stream-starts.js";
 
 export type { RawH2StreamSink } from "./stream-starts.js";
@@ -65,8 +66,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   private goingAway = false;
   private readonly recentResets = new Set<number>();
   private readonly skipped: number[] = [];
-  private resetTokens = RESET_BURST;
-  private resetRefillAt = 0;
+  private readonly resets = new ResetBudget(RESET_BURST, RESET_RATE_PER_S);
   private owedAcks = 0;
   /** Reading stopped because the client is not reading our writes. */
   private readPaused = false;
@@ -112,11 +112,6 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
       o.u32(this.connWindow - DEFAULT_WINDOW);
     }
     this.scheduleFlush();
-  }
-
-  /** Streams open on the wire. */
-  get activeStreams(): number {
-    return this.streams.size;
   }
 
   /** Bytes read before the connection was handed over (the listener sniffs the preface). */
@@ -330,23 +325,9 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
       if (id > this.lastPeerId || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM for an idle stream");
       return;
     }
-    if (!this.takeResetToken()) return this.connError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream resets");
+    if (!this.resets.take()) return this.connError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream resets");
     this.rememberReset(id);
     this.retire(s, code, true);
-  }
-
-  /** The rapid-reset budget: false once the client reset more streams than the bucket allows. */
-  private takeResetToken(): boolean {
-    const now = performance.now();
-    if (this.resetRefillAt === 0) this.resetRefillAt = now;
-    const refill = Math.floor(((now - this.resetRefillAt) * RESET_RATE_PER_S) / 1000);
-    if (refill > 0) {
-      this.resetTokens = Math.min(RESET_BURST, this.resetTokens + refill);
-      this.resetRefillAt = now;
-    }
-    if (this.resetTokens === 0) return false;
-    this.resetTokens--;
-    return true;
   }
 
   protected onPeerSetting(key: number, value: number): boolean {
