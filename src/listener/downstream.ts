@@ -25,6 +25,8 @@ export interface Downstream {
   readonly canTrailers: boolean;
   /** Whether the request was reset rather than finished (meaningful a loop turn after 'end'). */
   readonly aborted: boolean;
+  /** Whether the body's 'end' is final: no reset of the request can surface after it. */
+  readonly endIsFinal: boolean;
   /** The request body source. */
   readonly body: DownstreamBody;
   /** Sends response headers; `waitForTrailers` keeps the stream open for sendTrailers(). */
@@ -55,6 +57,9 @@ export class H2Downstream implements Downstream {
   }
   get aborted(): boolean {
     return this.stream.closed || this.stream.destroyed;
+  }
+  get endIsFinal(): boolean {
+    return false;
   }
   get body(): NodeJS.ReadableStream {
     return this.stream;
@@ -96,6 +101,9 @@ export class H1Downstream implements Downstream {
   }
   get aborted(): boolean {
     return this.req.destroyed && !this.req.complete;
+  }
+  get endIsFinal(): boolean {
+    return false;
   }
   get body(): NodeJS.ReadableStream {
     return this.req;

@@ -472,6 +472,8 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   onReqEnd(): void {
     if (this.reqEnded) return;
     this.reqEnded = true;
+    // Our HTTP/2 server reports a reset before anything that follows it: the end is final.
+    if (this.ds.endIsFinal) return this.forwardReqEnd();
     // node ends a reset stream's readable side before it reports the reset, which its native side
     // defers to a later loop iteration: wait two turns so that a client's cancel reaches the upstream
     // as RST_STREAM, never as END_STREAM.

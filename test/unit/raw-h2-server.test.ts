@@ -63,8 +63,10 @@ async function serve(handler: Handler, opts: Partial<RawH2ServerOptions> = {}): 
 function readBody(s: RawH2ServerStream): Promise<Buffer> {
   const parts: Buffer[] = [];
   s.on("data", (c: Buffer) => parts.push(Buffer.from(c)));
+  // resume() delivers what waited at once, 'end' included.
+  const ended = new Promise<Buffer>((resolve) => s.once("end", () => resolve(Buffer.concat(parts))));
   s.resume();
-  return new Promise((resolve) => s.once("end", () => resolve(Buffer.concat(parts))));
+  return ended;
 }
 
 function h2get(client: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer) {

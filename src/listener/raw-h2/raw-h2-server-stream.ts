@@ -69,6 +69,9 @@ export class RawH2ServerStream extends EventEmitter implements SendStream, Downs
   get canTrailers(): boolean {
     return true;
   }
+  get endIsFinal(): boolean {
+    return true;
+  }
   get body(): this {
     return this;
   }
@@ -111,11 +114,16 @@ export class RawH2ServerStream extends EventEmitter implements SendStream, Downs
     return this;
   }
 
+  /**
+   * Delivers what waited, at once: the router resumes when it has somewhere to write (an upstream
+   * stream that just opened or drained), and a body plus its end going out in the same turn as the
+   * request HEADERS saves the upstream a round of event-loop turns. Re-entry is safe: the router
+   * pauses the stream inside 'data' when the upstream is full, which stops this loop.
+   */
   resume(): this {
     if (!this.paused) return this;
     this.paused = false;
-    // Deliver on a later turn, as node does: the caller is often inside the upstream's 'drain'.
-    if (this.inbox.length > 0 || (this.remoteEnded && !this.endEmitted)) setImmediate(deliverInbox, this);
+    if (this.inbox.length > 0 || (this.remoteEnded && !this.endEmitted)) this.drainInbox();
     return this;
   }
 
@@ -170,10 +178,6 @@ export class RawH2ServerStream extends EventEmitter implements SendStream, Downs
     }
     process.nextTick(emitClose, this);
   }
-}
-
-function deliverInbox(s: RawH2ServerStream): void {
-  s.drainInbox();
 }
 
 function emitClose(s: RawH2ServerStream): void {
