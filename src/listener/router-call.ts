@@ -168,6 +168,9 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   private attemptStartedAt = 0;
   /** Coarse time of the last body activity either way, for the HCM's stream idle sweep. */
   activeAt = 0;
+  /** The idle sweep's list links (StreamIdleSweep owns them). */
+  idlePrev: RouterCall | null = null;
+  idleNext: RouterCall | null = null;
 
   constructor(
     private readonly cm: ConnectionManager,
