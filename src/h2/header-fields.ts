@@ -44,13 +44,13 @@ export const SINGLE_VALUE = new Set([
 ]);
 
 /** Fields that only mean something on one hop and are malformed in HTTP/2 (§8.2.2). */
-export const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
 
 /** tchar (RFC 9110 §5.6.2) minus upper case: what a field name may contain in HTTP/2. */
 const NAME_OK = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_OK[c.charCodeAt(0)] = 1;
 
-export function validName(name: string): boolean {
+function validName(name: string): boolean {
   if (name.length === 0) return false;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
@@ -60,7 +60,7 @@ export function validName(name: string): boolean {
 }
 
 /** No NUL, CR or LF anywhere, and no leading or trailing space or tab (§8.2.1). */
-export function validValue(value: string): boolean {
+function validValue(value: string): boolean {
   const n = value.length;
   if (n === 0) return true;
   let c = value.charCodeAt(0);
@@ -80,6 +80,32 @@ export function isDigits(s: string): boolean {
     if (c < 48 || c > 57) return false;
   }
   return true;
+}
+
+/** What the regular fields of one block carry from one field to the next. */
+export interface FieldTally {
+  /** content-length when present, -1 when absent. */
+  contentLength: number;
+}
+
+/**
+ * Checks one regular (non-pseudo) field of a request or response block, which share these rules (§8.2),
+ * and records content-length in `tally`. Returns why the field is malformed, "" when it is not, so the
+ * caller builds no error object on the per-field path.
+ */
+export function checkRegularField(name: string, value: string, tally: FieldTally): string {
+  if (!validName(name)) return `bad field name ${JSON.stringify(name)}`;
+  if (CONNECTION_SPECIFIC.has(name) || (name === "te" && value !== "trailers")) return `connection-specific field ${name}`;
+  if (!validValue(value)) return `bad value for ${name}`;
+  if (name === "content-length") {
+    // 15 digits stay below 2^53, so Number() is exact.
+    if (value.length === 0 || value.length > 15 || !isDigits(value)) return "bad content-length";
+    const n = Number(value);
+    // Repeats must agree (RFC 9110 §8.6); an equal repeat is harmless and node keeps the first.
+    if (tally.contentLength >= 0 && tally.contentLength !== n) return "conflicting content-length values";
+    tally.contentLength = n;
+  }
+  return "";
 }
 
 /** Adds one decoded field to node's header object: repeats joined as node joins them. */

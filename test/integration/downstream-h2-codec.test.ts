@@ -9,13 +9,12 @@
  * timeouts, TLS and mTLS listeners, tracing and the access log.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { echoBootstrap } from "../helpers/bootstrap.js";
 import * as f from "../helpers/h2-frames.js";
-import { NODE_BIN, runCli, startSidecar } from "../helpers/sidecar.js";
+import { describeReruns } from "../helpers/rerun-files.js";
+import { runCli, startSidecar } from "../helpers/sidecar.js";
 import { REPO_ROOT, until } from "../helpers/util.js";
 
 const NODE = { PILOTFISH_DOWNSTREAM_H2: "node" };
@@ -67,25 +66,9 @@ void describe("PILOTFISH_DOWNSTREAM_H2", { timeout: 60_000 }, () => {
   });
 });
 
-void describe("proxy integration tests with PILOTFISH_DOWNSTREAM_H2=node (the fallback)", () => {
-  for (const name of FILES) {
-    void it(`test/integration/${name}.test.ts passes`, { timeout: 300_000 }, async () => {
-      const file = join(REPO_ROOT, "test", "integration", `${name}.test.ts`);
-      // A fresh test run, not a subtest of ours: without NODE_TEST_CONTEXT the child really runs its file.
-      const env: NodeJS.ProcessEnv = { ...process.env, ...NODE };
-      delete env.NODE_TEST_CONTEXT;
-      const child = spawn(NODE_BIN, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", file], {
-        cwd: REPO_ROOT,
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
-      const [code] = (await once(child, "exit")) as [number | null];
-      assert.equal(code, 0, `${name} failed with the node:http2 server:\n${out.slice(-6000)}`);
-      // Guard against a run that selected nothing (e.g. a test-name filter leaking into the child).
-      assert.match(out, /ℹ pass [1-9]/, `${name} ran no test:\n${out.slice(-2000)}`);
-    });
-  }
+describeReruns({
+  title: "proxy integration tests with PILOTFISH_DOWNSTREAM_H2=node (the fallback)",
+  files: FILES,
+  env: NODE,
+  using: "the node:http2 server",
 });

@@ -7,14 +7,12 @@
  * PROTOCOL_ERROR before it reaches the connection manager.
  */
 import type { IncomingHttpHeaders } from "node:http2";
-import { addField, CONNECTION_SPECIFIC, isDigits, validName, validValue } from "../../h2/header-fields.js";
+import { addField, checkRegularField, type FieldTally } from "../../h2/header-fields.js";
 
 /** What a request header block turned out to be; `error` is set when it is malformed. */
-export interface ParsedRequest {
+export interface ParsedRequest extends FieldTally {
   /** Why the block is malformed, "" when it is not. */
   error: string;
-  /** content-length when present, -1 when absent. */
-  contentLength: number;
 }
 
 /** Pseudo-header bits, to catch repeats without a set per request. */
@@ -48,17 +46,8 @@ export function toRequestHeaders(fields: readonly string[], trailers: boolean, o
       continue;
     }
     regularSeen = true;
-    if (!validName(name)) return malformed(out, obj, `bad field name ${JSON.stringify(name)}`);
-    if (CONNECTION_SPECIFIC.has(name) || (name === "te" && value !== "trailers")) {
-      return malformed(out, obj, `connection-specific field ${name}`);
-    }
-    if (!validValue(value)) return malformed(out, obj, `bad value for ${name}`);
-    if (name === "content-length") {
-      if (value.length === 0 || value.length > 15 || !isDigits(value)) return malformed(out, obj, "bad content-length");
-      const n = Number(value);
-      if (out.contentLength >= 0 && out.contentLength !== n) return malformed(out, obj, "conflicting content-length values");
-      out.contentLength = n;
-    }
+    const why = checkRegularField(name, value, out);
+    if (why !== "") return malformed(out, obj, why);
     addField(obj, name, value);
   }
   if (trailers) return obj;

@@ -5,16 +5,14 @@
  * A block that fails validation is a malformed response (§8.1.1): a stream error PROTOCOL_ERROR.
  */
 import type { IncomingHttpHeaders } from "node:http2";
-import { addField, CONNECTION_SPECIFIC, isDigits, validName, validValue } from "../../h2/header-fields.js";
+import { addField, checkRegularField, type FieldTally, isDigits } from "../../h2/header-fields.js";
 
 /** What a header block turned out to be; `error` is set when it is malformed. */
-export interface ParsedBlock {
+export interface ParsedBlock extends FieldTally {
   /** Why the block is malformed, "" when it is not. */
   error: string;
   /** :status of a response block, 0 for trailers. */
   status: number;
-  /** content-length when present, -1 when absent. */
-  contentLength: number;
 }
 
 /**
@@ -41,17 +39,8 @@ export function toHeaders(fields: readonly string[], trailers: boolean, out: Par
       continue;
     }
     regularSeen = true;
-    if (!validName(name)) return malformed(out, obj, `bad field name ${JSON.stringify(name)}`);
-    if (CONNECTION_SPECIFIC.has(name) || (name === "te" && value !== "trailers")) {
-      return malformed(out, obj, `connection-specific field ${name}`);
-    }
-    if (!validValue(value)) return malformed(out, obj, `bad value for ${name}`);
-    if (name === "content-length") {
-      if (value.length === 0 || value.length > 15 || !isDigits(value)) return malformed(out, obj, "bad content-length");
-      const n = Number(value);
-      if (out.contentLength >= 0 && out.contentLength !== n) return malformed(out, obj, "conflicting content-length values");
-      out.contentLength = n;
-    }
+    const why = checkRegularField(name, value, out);
+    if (why !== "") return malformed(out, obj, why);
     addField(obj, name, value);
   }
   if (!trailers && out.status === 0) return malformed(out, obj, "missing :status");
