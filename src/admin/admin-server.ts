@@ -2,7 +2,8 @@
  * The sidecar's admin server, with Envoy's endpoint names so operators' habits carry over. Bind it
  * to loopback: it can drain the process.
  */
-import * as http from "node:http";
+import { http } from "../common/node-http.js";
+import type { IncomingMessage as HttpIncomingMessage, Server as HttpServer, ServerResponse as HttpServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SocketAddress } from "../config/model.js";
 import type { StatsStore } from "../stats/stats-store.js";
@@ -29,7 +30,7 @@ export interface AdminTarget {
 }
 
 /** Starts the admin server; resolves with the bound port. */
-export async function startAdminServer(address: SocketAddress, target: AdminTarget): Promise<http.Server> {
+export async function startAdminServer(address: SocketAddress, target: AdminTarget): Promise<HttpServer> {
   const server = http.createServer((req, res) => handle(target, req, res));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -39,13 +40,13 @@ export async function startAdminServer(address: SocketAddress, target: AdminTarg
 }
 
 /** The bound port of a started admin server. */
-export function adminPort(server: http.Server): number {
+export function adminPort(server: HttpServer): number {
   return (server.address() as AddressInfo).port;
 }
 
 const MUTATIONS = new Set(["/healthcheck/fail", "/healthcheck/ok", "/drain_listeners"]);
 
-function handle(target: AdminTarget, req: http.IncomingMessage, res: http.ServerResponse): void {
+function handle(target: AdminTarget, req: HttpIncomingMessage, res: HttpServerResponse): void {
   const url = new URL(req.url ?? "/", "http://admin");
   const path = url.pathname;
   if (MUTATIONS.has(path) && req.method !== "POST") {
@@ -200,11 +201,11 @@ function clustersText(clusters: ClusterManager): string {
   return lines.join("\n") + "\n";
 }
 
-function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+function send(res: HttpServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
   res.end(body);
 }
 
-function sendJson(res: http.ServerResponse, value: unknown): void {
+function sendJson(res: HttpServerResponse, value: unknown): void {
   send(res, 200, "application/json", JSON.stringify(value, (_k, v: unknown) => (v instanceof Set ? [...v] : v), 2) + "\n");
 }

@@ -3,7 +3,8 @@
  * at /ui (ui-server.ts). Read-only, JSON (except Prometheus text and the page); bind it to loopback or
  * a management network.
  */
-import * as http from "node:http";
+import { http } from "../common/node-http.js";
+import type { IncomingMessage as HttpIncomingMessage, Server as HttpServer, ServerResponse as HttpServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AdsMetrics } from "./ads-server-metrics.js";
 import type { NodeRegistry } from "./node-registry.js";
@@ -21,18 +22,18 @@ export interface ControlPlaneAdminTarget {
   configView(): unknown;
 }
 
-function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
+function sendJson(res: HttpServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2) + "\n";
   res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
-function sendText(res: http.ServerResponse, code: number, text: string, contentType = "text/plain; charset=utf-8"): void {
+function sendText(res: HttpServerResponse, code: number, text: string, contentType = "text/plain; charset=utf-8"): void {
   res.writeHead(code, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
   res.end(text);
 }
 
-async function handle(target: ControlPlaneAdminTarget, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(target: ControlPlaneAdminTarget, req: HttpIncomingMessage, res: HttpServerResponse): Promise<void> {
   const path = new URL(req.url ?? "/", "http://admin").pathname;
   if (req.method !== "GET" && req.method !== "HEAD") {
     sendText(res, 405, "method not allowed\n");
@@ -66,7 +67,7 @@ async function handle(target: ControlPlaneAdminTarget, req: http.IncomingMessage
 }
 
 /** Starts the admin server on host:port (0 picks a port). */
-export async function startControlPlaneAdmin(host: string, port: number, target: ControlPlaneAdminTarget): Promise<http.Server> {
+export async function startControlPlaneAdmin(host: string, port: number, target: ControlPlaneAdminTarget): Promise<HttpServer> {
   const server = http.createServer((req, res) => {
     handle(target, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendText(res, 500, `${(err as Error).message}\n`);
@@ -84,12 +85,12 @@ export async function startControlPlaneAdmin(host: string, port: number, target:
 }
 
 /** The bound port of a started admin server. */
-export function controlPlaneAdminPort(server: http.Server): number {
+export function controlPlaneAdminPort(server: HttpServer): number {
   return (server.address() as AddressInfo).port;
 }
 
 /** Closes the admin server, dropping idle keep-alive connections. */
-export async function stopControlPlaneAdmin(server: http.Server): Promise<void> {
+export async function stopControlPlaneAdmin(server: HttpServer): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }

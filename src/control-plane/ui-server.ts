@@ -13,7 +13,8 @@
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import * as http from "node:http";
+import { http } from "../common/node-http.js";
+import type { IncomingMessage as HttpIncomingMessage, OutgoingHttpHeaders as HttpOutgoingHttpHeaders, ServerResponse as HttpServerResponse } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
@@ -49,12 +50,12 @@ const CONTENT_TYPES: Record<string, string> = {
   ".map": "application/json",
 };
 
-function send(res: http.ServerResponse, code: number, type: string, body: string | Buffer, extra: http.OutgoingHttpHeaders = {}): void {
+function send(res: HttpServerResponse, code: number, type: string, body: string | Buffer, extra: HttpOutgoingHttpHeaders = {}): void {
   res.writeHead(code, { "content-type": type, "content-length": Buffer.byteLength(body), ...extra });
   res.end(body);
 }
 
-function sendJson(res: http.ServerResponse, code: number, body: unknown): void {
+function sendJson(res: HttpServerResponse, code: number, body: unknown): void {
   send(res, code, "application/json", JSON.stringify(body) + "\n", { "cache-control": "no-store" });
 }
 
@@ -111,7 +112,7 @@ function fetchClusters(addr: { host: string; port: number }): Promise<{ status: 
   });
 }
 
-async function proxyClusters(registry: NodeRegistry, nodeId: string, res: http.ServerResponse): Promise<void> {
+async function proxyClusters(registry: NodeRegistry, nodeId: string, res: HttpServerResponse): Promise<void> {
   // The newest stream of that node id that announced an admin address (a restart may overlap the old one).
   const stream = registry
     .list()
@@ -170,7 +171,7 @@ async function configWithYaml(target: UiTarget): Promise<unknown> {
   return { ...view, mesh_yaml: text?.text ?? null, mesh_yaml_source: text?.source ?? null };
 }
 
-async function serveStatic(path: string, res: http.ServerResponse, head: boolean): Promise<void> {
+async function serveStatic(path: string, res: HttpServerResponse, head: boolean): Promise<void> {
   const index = join(UI_BUNDLE_DIR, "index.html");
   if (!existsSync(index)) {
     send(res, 503, "text/plain; charset=utf-8", `dashboard not built: ${index} is missing (run npm run build)\n`);
@@ -204,7 +205,7 @@ export function isUiPath(path: string): boolean {
 }
 
 /** Answers a GET/HEAD under /ui. */
-export async function handleUi(target: UiTarget, req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+export async function handleUi(target: UiTarget, req: HttpIncomingMessage, res: HttpServerResponse, path: string): Promise<void> {
   if (path === "/ui") {
     // Relative asset URLs in the page resolve against /ui/.
     res.writeHead(308, { location: "/ui/", "content-length": 0 });

@@ -3,7 +3,8 @@
  * status lies in one of the expected ranges (200 only by default). Connections are kept between
  * checks when reuse_connection is on.
  */
-import { Agent, request } from "node:http";
+import type { Agent } from "node:http";
+import { http } from "../common/node-http.js";
 import type { HeaderValueOption, StatusRange } from "../config/model.js";
 import type { Host } from "../upstream/host.js";
 import type { UpstreamTls } from "../upstream/upstream-tls.js";
@@ -22,7 +23,7 @@ export class HttpHealthChecker implements ProtocolChecker {
     /** The cluster's TLS origination: checks connect the way requests do. */
     tls?: UpstreamTls,
   ) {
-    this.agent = new Agent({ keepAlive: reuseConnection, maxSockets: 1 });
+    this.agent = new http.Agent({ keepAlive: reuseConnection, maxSockets: 1 });
     if (tls !== undefined) {
       this.agent.createConnection = (opts: { host?: string | null; port?: number | null }) => tls.connect(opts.host ?? "", opts.port ?? 0, ["http/1.1"]);
     }
@@ -40,7 +41,7 @@ export class HttpHealthChecker implements ProtocolChecker {
         clearTimeout(timer);
         resolve(v);
       };
-      const req = request(
+      const req = http.request(
         { host: host.address.address, port: host.address.port, path: this.path, method: "GET", headers, agent: this.agent },
         (res) => {
           const status = res.statusCode ?? 0;

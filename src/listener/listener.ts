@@ -6,7 +6,8 @@
  * anything else to HTTP/1.1 (node's `allowHTTP1` only works with TLS ALPN). TLS connections are
  * dispatched by the ALPN protocol the handshake settled on.
  */
-import * as http from "node:http";
+import { http } from "../common/node-http.js";
+import type { Server as HttpServer } from "node:http";
 import type * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
@@ -36,7 +37,7 @@ export class Listener implements RawH2StreamSink {
   private readonly server: net.Server;
   /** node:http2's server, only with PILOTFISH_DOWNSTREAM_H2=node. */
   private readonly h2: http2.Http2Server | undefined;
-  private readonly h1: http.Server;
+  private readonly h1: HttpServer;
   /** HTTP/2 connections (node's sessions or ours), for GOAWAY on drain. */
   private readonly sessions = new Set<{ close(): void }>();
   /** Our own HTTP/2 server instead of node:http2's (PILOTFISH_DOWNSTREAM_H2=raw). */

@@ -3,7 +3,8 @@
  * each request adapted to the UpstreamStream shape the router drives. gRPC never comes here: the
  * router refuses to send it to an HTTP/1.1 cluster.
  */
-import * as http from "node:http";
+import { http } from "../common/node-http.js";
+import type { Agent as HttpAgent, ClientRequest as HttpClientRequest, IncomingMessage as HttpIncomingMessage } from "node:http";
 import { EventEmitter } from "node:events";
 import type { OutgoingHttpHeaders } from "node:http2";
 import type { ClusterConfig } from "../config/model.js";
@@ -28,9 +29,9 @@ class Http1Stream extends EventEmitter implements UpstreamStream {
   destroyed = false;
   connectFailed = false;
   private gotResponse = false;
-  private res: http.IncomingMessage | undefined;
+  private res: HttpIncomingMessage | undefined;
 
-  constructor(private readonly req: http.ClientRequest, onConnect: (ok: boolean) => void) {
+  constructor(private readonly req: HttpClientRequest, onConnect: (ok: boolean) => void) {
     super();
     req.once("socket", (sock) => {
       // A TLS connection is usable only once its handshake (and our verification) is done.
@@ -38,7 +39,7 @@ class Http1Stream extends EventEmitter implements UpstreamStream {
       if (!sock.connecting) onConnect(true);
       else sock.once(sock instanceof TLSSocket ? "secureConnect" : "connect", () => onConnect(true));
     });
-    req.on("response", (res: http.IncomingMessage) => {
+    req.on("response", (res: HttpIncomingMessage) => {
       this.gotResponse = true;
       this.res = res;
       const headers: Record<string, string | string[] | number | undefined> = { ":status": res.statusCode ?? 502 };
@@ -101,7 +102,7 @@ class Http1Stream extends EventEmitter implements UpstreamStream {
 
 /** Pool of HTTP/1.1 keep-alive connections to one host. */
 export class Http1Pool implements UpstreamPool {
-  private readonly agent: http.Agent;
+  private readonly agent: HttpAgent;
 
   constructor(
     private readonly host: Host,

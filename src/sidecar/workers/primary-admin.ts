@@ -5,7 +5,8 @@
  * is LIVE only when every worker is, /config_dump is worker 0's (they run the same config), and the
  * POST actions go to every worker.
  */
-import * as http from "node:http";
+import { http } from "../../common/node-http.js";
+import type { IncomingMessage as HttpIncomingMessage, Server as HttpServer, ServerResponse as HttpServerResponse } from "node:http";
 import type { SocketAddress } from "../../config/model.js";
 import { StatsStore, type StatsSnapshot } from "../../stats/stats-store.js";
 import type { WorkerPrimary } from "./primary.js";
@@ -21,7 +22,7 @@ const MUTATIONS: Record<string, WorkerQuery> = {
 const PER_WORKER = /^http\.([^.]+)\.(downstream_rq_total|downstream_cx_total)$/;
 
 /** Starts the aggregated admin server. */
-export async function startPrimaryAdmin(address: SocketAddress, primary: WorkerPrimary, onDrain: () => void): Promise<http.Server> {
+export async function startPrimaryAdmin(address: SocketAddress, primary: WorkerPrimary, onDrain: () => void): Promise<HttpServer> {
   const server = http.createServer((req, res) => {
     handle(primary, onDrain, req, res).catch((err: unknown) => send(res, 500, "text/plain", `admin error: ${(err as Error).message}\n`));
   });
@@ -32,7 +33,7 @@ export async function startPrimaryAdmin(address: SocketAddress, primary: WorkerP
   return server;
 }
 
-async function handle(primary: WorkerPrimary, onDrain: () => void, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(primary: WorkerPrimary, onDrain: () => void, req: HttpIncomingMessage, res: HttpServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://admin");
   const path = url.pathname;
   const action = MUTATIONS[path];
@@ -167,11 +168,11 @@ function clustersText(merged: { cluster_statuses: ClusterStatus[] }): string {
   return lines.join("\n") + "\n";
 }
 
-function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+function send(res: HttpServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
   res.end(body);
 }
 
-function sendJson(res: http.ServerResponse, value: unknown): void {
+function sendJson(res: HttpServerResponse, value: unknown): void {
   send(res, 200, "application/json", JSON.stringify(value, null, 2) + "\n");
 }
