@@ -20,4 +20,15 @@ export default tseslint.config(
       "@typescript-eslint/require-await": "off",
     },
   },
+  {
+    // An ESM import of node:http loads undici into every process (src/common/node-http.ts says why).
+    files: ["src/**/*.ts"],
+    ignores: ["src/common/node-http.ts"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        { paths: [{ name: "node:http", message: "import { http } from src/common/node-http.ts (types: import type).", allowTypeImports: true }] },
+      ],
+    },
+  },
 );
