@@ -525,8 +525,10 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     this.upGrpcStatus = headers["grpc-status"];
     countStatusClass(this.cluster!.stats, status);
     if (this.ds.closed) return;
-    const out: OutgoingHttpHeaders = {};
-    for (const k in headers) if (!HOP_BY_HOP_RESPONSE.has(k)) out[k] = headers[k];
+    // The codec hands each response a fresh headers object that nothing else keeps: it is forwarded as
+    // is, hop-by-hop fields (rare) deleted in place, rather than copied for every response.
+    const out = headers as OutgoingHttpHeaders;
+    for (const k in headers) if (HOP_BY_HOP_RESPONSE.has(k)) delete out[k];
     const ops = this.route!.headerMutations.response;
     if (ops.length > 0) applyHeaderOps(ops, out);
     const endStream = (flags & END_STREAM) !== 0;
@@ -550,9 +552,9 @@ export class RouterCall implements PoolWaiter, FilterRequest {
 
   /** Upstream trailers (arrive before 'end'). */
   onUpTrailers(_up: TaggedStream, trailers: IncomingHttpHeaders): void {
-    const out: OutgoingHttpHeaders = {};
-    for (const k in trailers) if (k.charCodeAt(0) !== 58) out[k] = trailers[k];
-    this.trailers = out;
+    // A fresh object per trailer block, as for the response headers: pseudo-fields deleted in place.
+    for (const k in trailers) if (k.charCodeAt(0) === 58) delete trailers[k];
+    this.trailers = trailers as OutgoingHttpHeaders;
   }
 
   /** Upstream finished its response. */
