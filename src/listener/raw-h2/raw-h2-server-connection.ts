@@ -366,13 +366,6 @@ export class RawH2ServerConnection extends ReceiveFlowConnection<RawH2ServerStre
     this.endSocket();
   }
 
-  private endSocket(): void {
-    this.flush();
-    this.closed = true;
-    const sock = this.socket;
-    sock.end(() => sock.destroy());
-  }
-
   /** The socket closed: every stream still open is aborted. */
   private die(): void {
     this.closed = true;

@@ -324,15 +324,6 @@ export class RawH2Connection extends ReceiveFlowConnection<RawH2Stream> {
     this.socket.destroy();
   }
 
-  private endSocket(): void {
-    this.flush();
-    this.closed = true;
-    // Nothing is left to read, and node:http2 servers keep their side open after a GOAWAY exchange,
-    // so waiting for their FIN would leave the socket half-open.
-    const sock = this.socket;
-    sock.end(() => sock.destroy());
-  }
-
   /** The socket closed: every stream still on the wire fails, then 'close'. */
   private die(): void {
     if (this.dead) return;
