@@ -265,4 +265,14 @@ export abstract class FrameConnection extends EventEmitter {
     this.out.u32(code);
     this.scheduleFlush();
   }
+
+  /** Sends what is batched, then ends and destroys the socket; the connection takes no more frames. */
+  protected endSocket(): void {
+    this.flush();
+    this.closed = true;
+    // Nothing is left to read, and node:http2 peers keep their side open after a GOAWAY exchange, so
+    // waiting for their FIN would leave the socket half-open.
+    const sock = this.socket;
+    sock.end(() => sock.destroy());
+  }
 }

@@ -2,7 +2,7 @@
  * Send half of our HTTP/2 connections (client and server): bodies into DATA frames within the peer's
  * stream and connection windows, chunks held (by reference) while no window has room, and write() /
  * 'drain' backpressure from both the windows and the socket's buffer. The client's RawH2Connection and
- * the server's RawH2ServerConnection extend this.
+ * the server's RawH2ServerConnection extend this through the receive half (receive-flow.ts).
  */
 import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_WINDOW, Setting } from "./frames.js";
 import { FrameConnection } from "./frame-connection.js";

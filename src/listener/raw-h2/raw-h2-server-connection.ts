@@ -14,12 +14,13 @@
  */
 import type { OutgoingHttpHeaders } from "node:http2";
 import type net from "node:net";
-import { DEFAULT_WINDOW, ErrorCode, Flag, FrameType, PREFACE, Setting } from "../../h2/frames.js";
+import { ErrorCode, Flag, FrameType, PREFACE, Setting } from "../../h2/frames.js";
 import { HpackDecoder, HpackEncoder, HpackError } from "../../h2/hpack.js";
-import { SendFlowConnection } from "../../h2/send-flow.js";
+import { ReceiveFlowConnection } from "../../h2/receive-flow.js";
 import { type ParsedRequest, toRequestHeaders } from "./request-headers.js";
 import { RawH2ServerStream } from "./raw-h2-server-stream.js";
 import { ResetBudget } from "./reset-budget.js";
+import { ClientStreamIds } from "./client-stream-ids.js";
 import { type RawH2StreamSink, StreamStarts } from "./stream-starts.js";
 
 export type { RawH2StreamSink } from "./stream-starts.js";
@@ -29,12 +30,8 @@ const RESET_BURST = 1000;
 const RESET_RATE_PER_S = 33;
 /** PING/SETTINGS ACKs queued for a client whose socket stopped draining (nghttp2's max outbound ACKs). */
 const MAX_OWED_ACKS = 1000;
-/** Ranges of skipped client stream ids remembered. */
-const MAX_SKIPPED_RANGES = 16;
 /** Bytes queued on the socket above which we stop reading the client until it drains. */
 const READ_PAUSE_BYTES = 4 * 1024 * 1024;
-/** Streams reset by us that the client may still send frames for (§5.4.2), remembered to ignore those. */
-const RECENT_RESETS = 128;
 
 export interface RawH2ServerOptions {
   /** SETTINGS_MAX_CONCURRENT_STREAMS we advertise and enforce. */
@@ -51,7 +48,7 @@ export interface RawH2ServerOptions {
   readonly perTurn: number;
 }
 
-export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream> {
+export class RawH2ServerConnection extends ReceiveFlowConnection<RawH2ServerStream> {
   private readonly enc = new HpackEncoder();
   private readonly dec = new HpackDecoder();
   private readonly fields: string[] = [];
@@ -59,31 +56,24 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   /** Preface bytes still expected; then the first frame must be SETTINGS. */
   private prefaceLeft = PREFACE.length;
   private settingsSeen = false;
-  /** Highest client stream id seen (every lower odd id is closed or open). */
-  private lastPeerId = 0;
-  private connRecvUnacked = 0;
-  /** GOAWAY sent: streams above lastPeerId are refused. */
+  /** Client stream ids used, skipped, and reset by us. */
+  private readonly ids = new ClientStreamIds();
+  /** GOAWAY sent: streams above the last id taken are refused. */
   private goingAway = false;
-  private readonly recentResets = new Set<number>();
-  private readonly skipped: number[] = [];
   private readonly resets = new ResetBudget(RESET_BURST, RESET_RATE_PER_S);
   private owedAcks = 0;
   /** Reading stopped because the client is not reading our writes. */
   private readPaused = false;
   /** New streams wait here for the end of their read (or for a turn's budget). */
   private readonly starts: StreamStarts;
-  private readonly streamWindow: number;
-  private readonly connWindow: number;
 
   constructor(
     readonly socket: net.Socket,
     private readonly opts: RawH2ServerOptions,
     sink: RawH2StreamSink,
   ) {
-    super(4096);
+    super(opts.streamWindow, opts.connectionWindow, 4096);
     this.starts = new StreamStarts(opts.perTurn, sink);
-    this.streamWindow = opts.streamWindow;
-    this.connWindow = Math.max(opts.connectionWindow, DEFAULT_WINDOW);
     // A compressed block larger than the decoded list we accept (plus slack for literals) is refused
     // before it is decoded.
     this.maxHeaderBlock = Math.max(64 * 1024, opts.maxHeaderListSize + (opts.maxHeaderListSize >>> 2));
@@ -107,10 +97,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     o.u32(this.streamWindow);
     o.u16(Setting.MAX_HEADER_LIST_SIZE);
     o.u32(opts.maxHeaderListSize);
-    if (this.connWindow > DEFAULT_WINDOW) {
-      o.header(4, FrameType.WINDOW_UPDATE, 0, 0);
-      o.u32(this.connWindow - DEFAULT_WINDOW);
-    }
+    this.raiseConnectionWindow();
     this.scheduleFlush();
   }
 
@@ -123,7 +110,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   close(): void {
     if (this.closed || this.goingAway) return;
     this.goingAway = true;
-    this.writeGoaway(ErrorCode.NO_ERROR, this.lastPeerId);
+    this.writeGoaway(ErrorCode.NO_ERROR, this.ids.last);
     if (this.streams.size === 0) this.endSocket();
   }
 
@@ -143,19 +130,6 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
 
   // ------------------------------------------------------------------------------------ receive side
 
-  /** The router took `n` bytes of `s`: credit the client once half a window is owed. */
-  consumed(s: RawH2ServerStream, n: number): void {
-    if (s.remoteEnded || s.destroyed) return;
-    s.recvUnacked += n;
-    if (s.recvUnacked >= this.streamWindow >>> 1) {
-      this.out.header(4, FrameType.WINDOW_UPDATE, 0, s.id);
-      this.out.u32(s.recvUnacked);
-      s.recvWindow += s.recvUnacked;
-      s.recvUnacked = 0;
-      this.scheduleFlush();
-    }
-  }
-
   protected override onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (!this.settingsSeen) {
       // The client's preface ends with a SETTINGS frame (§3.4).
@@ -165,42 +139,11 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     super.onFrame(type, flags, id, buf, start, end);
   }
 
-  protected onDataFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
-    const flowLen = end - start;
-    // The whole frame counts against the connection window even when the stream is gone; credited on
-    // receipt, because per-stream windows bound what a paused router makes us hold.
-    this.connRecvUnacked += flowLen;
-    if (this.connRecvUnacked > this.connWindow) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded");
-    if (this.connRecvUnacked >= this.connWindow >>> 1) {
-      this.out.header(4, FrameType.WINDOW_UPDATE, 0, 0);
-      this.out.u32(this.connRecvUnacked);
-      this.connRecvUnacked = 0;
-      this.scheduleFlush();
-    }
-    const s = this.streams.get(id);
-    if (s === undefined) return this.onFrameForGoneStream(id, "DATA");
-    if (s.remoteEnded) return this.streamError(s, ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
-    s.recvWindow -= flowLen;
-    if (s.recvWindow < 0) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded");
-    let b = start;
-    let e = end;
-    if ((flags & Flag.PADDED) !== 0) {
-      if (b >= e) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "padded DATA without a pad length");
-      e -= buf[b++];
-      if (b > e) return this.connError(ErrorCode.PROTOCOL_ERROR, "DATA padding exceeds payload");
-    }
-    const n = e - b;
-    const endStream = (flags & Flag.END_STREAM) !== 0;
-    // Padding never reaches the router, so it is credited now.
-    if (flowLen > n && !endStream) this.consumed(s, flowLen - n);
-    if (n > 0) {
-      s.received += n;
-      if (s.contentLength >= 0 && s.received > s.contentLength) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "DATA beyond content-length");
-      s.deliver(buf.subarray(b, e));
-      if (s.destroyed) return;
-    }
-    if (endStream) this.endRemote(s);
+  /** DATA after the client's END_STREAM (the stream stays open for our response). */
+  protected refusesData(s: RawH2ServerStream): boolean {
+    if (!s.remoteEnded) return false;
+    this.streamError(s, ErrorCode.STREAM_CLOSED, "DATA after END_STREAM");
+    return true;
   }
 
   protected onHeaderBlock(id: number, block: Buffer, endStream: boolean): void {
@@ -217,13 +160,12 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     const s = this.streams.get(id);
     if (s !== undefined) return this.onTrailers(s, endStream);
     if ((id & 1) === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on an even stream id");
-    if (id <= this.lastPeerId) {
-      if (this.recentResets.has(id)) return;
-      if (this.wasSkipped(id)) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on a stream id lower than one already used");
+    if (id <= this.ids.last) {
+      if (this.ids.wasReset(id)) return;
+      if (this.ids.wasSkipped(id)) return this.connError(ErrorCode.PROTOCOL_ERROR, "HEADERS on a stream id lower than one already used");
       return this.connError(ErrorCode.STREAM_CLOSED, "HEADERS on a closed stream");
     }
-    if (id > this.lastPeerId + 2) this.noteSkipped(this.lastPeerId + 2, id - 2);
-    this.lastPeerId = id;
+    this.ids.open(id);
     if (this.goingAway) return this.refuse(id, ErrorCode.REFUSED_STREAM);
     if (this.streams.size >= this.opts.maxConcurrentStreams) return this.refuse(id, ErrorCode.REFUSED_STREAM);
     if (size > this.opts.maxHeaderListSize || fields.length > 2 * this.opts.maxHeaderFields) {
@@ -260,7 +202,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   }
 
   /** END_STREAM from the client: check the body length; the exchange is over once our side ended too. */
-  private endRemote(s: RawH2ServerStream): void {
+  protected endRemote(s: RawH2ServerStream): void {
     if (s.contentLength >= 0 && s.received !== s.contentLength) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "body shorter than content-length");
     s.remoteEnded = true;
     if (s.endSent) this.retire(s, ErrorCode.NO_ERROR, false);
@@ -271,28 +213,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   private refuse(id: number, code: number): void {
     this.fields.length = 0;
     this.writeReset(id, code);
-    this.rememberReset(id);
-  }
-
-  /**
-   * Client ids never used, below the highest used (§5.1.1: the first use of an id closes the idle ones
-   * below it). Real clients count up by two, so this stays empty; kept as (from, to) pairs, the latest
-   * few, to tell "never opened" (PROTOCOL_ERROR) from "closed" (STREAM_CLOSED) at no cost per request.
-   */
-  private noteSkipped(from: number, to: number): void {
-    if (this.skipped.length >= 2 * MAX_SKIPPED_RANGES) this.skipped.splice(0, 2);
-    this.skipped.push(from, to);
-  }
-
-  private wasSkipped(id: number): boolean {
-    const r = this.skipped;
-    for (let i = 0; i < r.length; i += 2) if (id >= r[i] && id <= r[i + 1]) return true;
-    return false;
-  }
-
-  private rememberReset(id: number): void {
-    if (this.recentResets.size >= RECENT_RESETS) this.recentResets.clear();
-    this.recentResets.add(id);
+    this.ids.noteReset(id);
   }
 
   /**
@@ -300,33 +221,33 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
    * streams we reset, frames the client sent before our RST_STREAM arrived are ignored (§5.4.2); any
    * other closed stream gets STREAM_CLOSED.
    */
-  private onFrameForGoneStream(id: number, what: string): void {
-    if ((id & 1) === 0 || id > this.lastPeerId || this.wasSkipped(id)) return this.connError(ErrorCode.PROTOCOL_ERROR, `${what} for an idle stream`);
-    if (!this.recentResets.has(id)) this.writeReset(id, ErrorCode.STREAM_CLOSED);
+  protected onFrameForGoneStream(id: number, what: string): void {
+    if (this.ids.neverOpened(id)) return this.connError(ErrorCode.PROTOCOL_ERROR, `${what} for an idle stream`);
+    if (!this.ids.wasReset(id)) this.writeReset(id, ErrorCode.STREAM_CLOSED);
   }
 
   protected onStreamFault(id: number, code: number, why: string): void {
     const s = this.streams.get(id);
     if (s !== undefined) return this.streamError(s, code, why);
     // RST_STREAM must not name an idle stream (§6.4).
-    if (id > this.lastPeerId) return this.connError(code, why);
+    if (id > this.ids.last) return this.connError(code, why);
     this.writeReset(id, code);
   }
 
   protected streamError(s: RawH2ServerStream, code: number, _why: string): void {
     this.writeReset(s.id, code);
-    this.rememberReset(s.id);
+    this.ids.noteReset(s.id);
     this.retire(s, code, true);
   }
 
   protected onReset(id: number, code: number): void {
     const s = this.streams.get(id);
     if (s === undefined) {
-      if (id > this.lastPeerId || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM for an idle stream");
+      if (id > this.ids.last || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM for an idle stream");
       return;
     }
     if (!this.resets.take()) return this.connError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream resets");
-    this.rememberReset(id);
+    this.ids.noteReset(id);
     this.retire(s, code, true);
   }
 
@@ -367,7 +288,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   }
 
   protected onWindowUpdateForGone(id: number): void {
-    if (id > this.lastPeerId || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE for an idle stream");
+    if (id > this.ids.last || (id & 1) === 0) this.connError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE for an idle stream");
   }
 
   protected onGoaway(_lastId: number, _code: number): void {
@@ -417,7 +338,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
     if (s.remoteEnded) return this.retire(s, ErrorCode.NO_ERROR, false);
     // A complete response while the request body is still coming: the client may stop sending (§8.1).
     this.writeReset(s.id, ErrorCode.NO_ERROR);
-    this.rememberReset(s.id);
+    this.ids.noteReset(s.id);
     this.retire(s, ErrorCode.NO_ERROR, false);
   }
 
@@ -425,7 +346,7 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
   resetStream(s: RawH2ServerStream, code: number): void {
     if (this.streams.get(s.id) === s) {
       this.writeReset(s.id, code);
-      this.rememberReset(s.id);
+      this.ids.noteReset(s.id);
     }
     this.retire(s, code, code !== ErrorCode.NO_ERROR || !s.endSent);
   }
@@ -441,15 +362,8 @@ export class RawH2ServerConnection extends SendFlowConnection<RawH2ServerStream>
 
   protected connError(code: number, _why: string): void {
     if (this.closed) return;
-    this.writeGoaway(code, this.lastPeerId);
+    this.writeGoaway(code, this.ids.last);
     this.endSocket();
-  }
-
-  private endSocket(): void {
-    this.flush();
-    this.closed = true;
-    const sock = this.socket;
-    sock.end(() => sock.destroy());
   }
 
   /** The socket closed: every stream still open is aborted. */

@@ -8,16 +8,15 @@
  * (WINDOW_UPDATE) only for bytes handed to a 'data' listener, so a slow upstream holds the client to
  * one stream window of buffered request body.
  */
-import { EventEmitter } from "node:events";
 import type { OutgoingHttpHeaders } from "node:http2";
 import type { SendStream } from "../../h2/send-flow.js";
+import { InboxStream } from "../../h2/stream-inbox.js";
 import type { Downstream } from "../downstream.js";
 import type { RawH2ServerConnection } from "./raw-h2-server-connection.js";
 
-export class RawH2ServerStream extends EventEmitter implements SendStream, Downstream {
+export class RawH2ServerStream extends InboxStream<RawH2ServerConnection> implements SendStream, Downstream {
   /** RST_STREAM code once closed: received, sent, or NO_ERROR after a clean exchange. */
   rstCode: number | undefined = undefined;
-  destroyed = false;
   // ---- send side (the connection's business)
   sendWindow = 0;
   sendQueue: Buffer[] = [];
@@ -30,35 +29,19 @@ export class RawH2ServerStream extends EventEmitter implements SendStream, Downs
   blocked = false;
   /** Response HEADERS are on the wire. */
   headersSent = false;
-  // ---- receive side
-  /** What the client may still send before we credit more. */
-  recvWindow = 0;
-  /** Bytes the router has taken and we have not yet credited. */
-  recvUnacked = 0;
-  /** content-length of the request, -1 when absent. */
-  contentLength = -1;
-  received = 0;
-  /** END_STREAM received: the request is complete. */
-  remoteEnded = false;
+  // ---- receive side (the body and its window are InboxStream's)
   /** The request was reset by the client, or its connection died before the exchange completed. */
   aborted = false;
-  /**
-   * Paused from the start: body that arrives before the router attached its listeners (in the same
-   * read as the HEADERS) waits in the inbox until the router resumes the stream.
-   */
-  paused = true;
-  /** DATA held while paused, in order; 'end' follows once they are taken. */
-  inbox: Buffer[] = [];
-  /** 'end' was emitted, or is not owed (END_STREAM on the HEADERS: the router knows from the flags). */
-  endEmitted = false;
 
   constructor(
     /** Stream id on the wire. */
     readonly id: number,
     /** The connection; its socket is the downstream's socket. */
-    readonly conn: RawH2ServerConnection,
+    conn: RawH2ServerConnection,
   ) {
-    super();
+    // Paused from the start: body that arrives before the router attached its listeners (in the same
+    // read as the HEADERS) waits in the inbox until the router resumes the stream.
+    super(conn, true);
   }
 
   // ---- Downstream
@@ -107,61 +90,30 @@ export class RawH2ServerStream extends EventEmitter implements SendStream, Downs
     this.conn.resetStream(this, code);
   }
 
-  // ---- the request body, as the router reads it
-
-  pause(): this {
-    this.paused = true;
-    return this;
-  }
+  // ---- the request body, as the router reads it (pause() and resume() are InboxStream's)
 
   /**
-   * Delivers what waited, at once: the router resumes when it has somewhere to write (an upstream
-   * stream that just opened or drained), and a body plus its end going out in the same turn as the
-   * request HEADERS saves the upstream a round of event-loop turns. Re-entry is safe: the router
-   * pauses the stream inside 'data' when the upstream is full, which stops this loop.
+   * resume() delivers what waited at once: the router resumes when it has somewhere to write (an
+   * upstream stream that just opened or drained), and a body plus its end going out in the same turn
+   * as the request HEADERS saves the upstream a round of event-loop turns. Re-entry is safe: the router
+   * pauses the stream inside 'data' when the upstream is full, which stops the delivery loop.
    */
-  resume(): this {
-    if (!this.paused) return this;
-    this.paused = false;
-    if (this.inbox.length > 0 || (this.remoteEnded && !this.endEmitted)) this.drainInbox();
-    return this;
+  protected get deliversOnResume(): boolean {
+    return true;
   }
 
-  // ---- called by the connection
-
-  /** One DATA payload: to the listener now, or to the inbox while paused. */
-  deliver(chunk: Buffer): void {
-    if (this.paused || this.inbox.length > 0) {
-      this.inbox.push(chunk);
-      return;
-    }
-    this.emit("data", chunk);
-    this.conn.consumed(this, chunk.length);
+  /** The stream is paused until the router listens: an 'end' before that would be lost. */
+  protected get endWaitsForResume(): boolean {
+    return true;
   }
 
-  /** The request is complete on the wire; 'end' follows once the router took the body. */
-  finishRemote(): void {
-    if (this.inbox.length === 0 && !this.paused) this.emitEnd();
-  }
-
-  /** Delivers what the inbox holds while the router keeps flowing. */
-  drainInbox(): void {
-    const inbox = this.inbox;
-    let i = 0;
-    while (i < inbox.length && !this.paused && !this.destroyed) {
-      const chunk = inbox[i++];
-      this.emit("data", chunk);
-      this.conn.consumed(this, chunk.length);
-    }
-    if (i > 0) inbox.splice(0, i);
-    if (inbox.length === 0 && this.remoteEnded && !this.paused) this.emitEnd();
-  }
-
-  private emitEnd(): void {
+  protected emitEnd(): void {
     if (this.endEmitted || this.aborted) return;
     this.endEmitted = true;
     this.emit("end");
   }
+
+  // ---- called by the connection
 
   /**
    * Off the wire. `aborted`: by a reset or a dead connection (no 'end'). 'close' comes on the next

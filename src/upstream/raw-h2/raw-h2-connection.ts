@@ -13,8 +13,8 @@ import type { OutgoingHttpHeaders } from "node:http2";
 import type net from "node:net";
 import type tls from "node:tls";
 import { DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_STREAM_ID, PREFACE, Setting } from "../../h2/frames.js";
-import { SendFlowConnection } from "../../h2/send-flow.js";
 import { HpackDecoder, HpackEncoder, HpackError } from "../../h2/hpack.js";
+import { ReceiveFlowConnection } from "../../h2/receive-flow.js";
 import { toHeaders, type ParsedBlock } from "./response-headers.js";
 import { RawH2Stream } from "./raw-h2-stream.js";
 
@@ -36,7 +36,7 @@ export interface StreamSlotOwner {
   onStreamClosed(conn: RawH2Connection): void;
 }
 
-export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
+export class RawH2Connection extends ReceiveFlowConnection<RawH2Stream> {
   /** The connection is gone (socket closed); streams report no session from then on. */
   dead = false;
   /** Set when TLS came up with an ALPN protocol other than h2. */
@@ -51,9 +51,6 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
   private nextId = 1;
   /** Streams the peer ended while our request was still open (we reset them): late frames are errors. */
   private readonly peerEnded = new Set<number>();
-  private connRecvUnacked = 0;
-  private readonly streamWindow: number;
-  private readonly connWindow: number;
   /** GOAWAY received or sent, or ids ran out: no new streams. */
   private goingAway = false;
   private readonly scheme: string;
@@ -63,10 +60,8 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
     readonly socket: net.Socket | tls.TLSSocket,
     opts: RawH2ConnectionOptions,
   ) {
-    super();
+    super(opts.streamWindow ?? DEFAULT_WINDOW, opts.connectionWindow ?? DEFAULT_WINDOW);
     this.authority = opts.authority;
-    this.streamWindow = opts.streamWindow ?? DEFAULT_WINDOW;
-    this.connWindow = Math.max(opts.connectionWindow ?? DEFAULT_WINDOW, DEFAULT_WINDOW);
     const secure = "encrypted" in socket && socket.encrypted === true;
     this.scheme = secure ? "https" : "http";
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -146,10 +141,7 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
     o.u32(this.streamWindow);
     o.u16(Setting.MAX_HEADER_LIST_SIZE);
     o.u32(MAX_HEADER_LIST);
-    if (this.connWindow > DEFAULT_WINDOW) {
-      o.header(4, FrameType.WINDOW_UPDATE, 0, 0);
-      o.u32(this.connWindow - DEFAULT_WINDOW);
-    }
+    this.raiseConnectionWindow();
     // The preface goes out before any request's HEADERS batched in the same turn.
     this.flush();
     this.emit("connect");
@@ -157,55 +149,11 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
 
   // ------------------------------------------------------------------------------------ receive side
 
-  /** The consumer took `n` bytes of `s`: credit the peer once half a window is owed. */
-  consumed(s: RawH2Stream, n: number): void {
-    if (s.remoteEnded) return;
-    s.recvUnacked += n;
-    if (s.recvUnacked >= this.streamWindow >>> 1) {
-      this.out.header(4, FrameType.WINDOW_UPDATE, 0, s.id);
-      this.out.u32(s.recvUnacked);
-      s.recvWindow += s.recvUnacked;
-      s.recvUnacked = 0;
-      this.scheduleFlush();
-    }
-  }
-
-  protected onDataFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (id === 0) return this.connError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
-    const flowLen = end - start;
-    // The whole frame (padding included) counts against the connection window even when the stream
-    // is gone, or the peer's view of the window drifts from ours. The connection window is credited
-    // on receipt: per-stream windows bound what a paused consumer makes us hold.
-    this.connRecvUnacked += flowLen;
-    if (this.connRecvUnacked > this.connWindow) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded");
-    if (this.connRecvUnacked >= this.connWindow >>> 1) {
-      this.out.header(4, FrameType.WINDOW_UPDATE, 0, 0);
-      this.out.u32(this.connRecvUnacked);
-      this.connRecvUnacked = 0;
-      this.scheduleFlush();
-    }
-    const s = this.streams.get(id);
-    if (s === undefined) return this.onFrameForGoneStream(id, "DATA");
-    if (s.status === 0) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "DATA before response HEADERS");
-    s.recvWindow -= flowLen;
-    if (s.recvWindow < 0) return this.streamError(s, ErrorCode.FLOW_CONTROL_ERROR, "stream window exceeded");
-    let b = start;
-    let e = end;
-    if ((flags & Flag.PADDED) !== 0) {
-      if (b >= e) return this.connError(ErrorCode.FRAME_SIZE_ERROR, "padded DATA without a pad length");
-      e -= buf[b++];
-      if (b > e) return this.connError(ErrorCode.PROTOCOL_ERROR, "DATA padding exceeds payload");
-    }
-    const n = e - b;
-    // Padding is never handed to the consumer, so it is credited now.
-    if (flowLen > n && !((flags & Flag.END_STREAM) !== 0)) this.consumed(s, flowLen - n);
-    if (n > 0) {
-      s.received += n;
-      if (s.contentLength >= 0 && s.received > s.contentLength) return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "DATA beyond content-length");
-      s.deliver(buf.subarray(b, e));
-      if (s.destroyed) return;
-    }
-    if ((flags & Flag.END_STREAM) !== 0) this.endRemote(s);
+  /** DATA before the final response HEADERS is malformed (§8.1). */
+  protected refusesData(s: RawH2Stream): boolean {
+    if (s.status !== 0) return false;
+    this.streamError(s, ErrorCode.PROTOCOL_ERROR, "DATA before response HEADERS");
+    return true;
   }
 
   protected onHeaderBlock(id: number, block: Buffer, endStream: boolean): void {
@@ -245,7 +193,7 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
   }
 
   /** END_STREAM from the peer: check the body length, then the stream is done on the wire. */
-  private endRemote(s: RawH2Stream): void {
+  protected endRemote(s: RawH2Stream): void {
     if (s.contentLength >= 0 && s.received !== s.contentLength) {
       return this.streamError(s, ErrorCode.PROTOCOL_ERROR, "body shorter than content-length");
     }
@@ -299,7 +247,7 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
    * the peer sent before our RST_STREAM arrived; those are ignored (§5.4.2). Unopened ids are a
    * protocol violation.
    */
-  private onFrameForGoneStream(id: number, what: string): void {
+  protected onFrameForGoneStream(id: number, what: string): void {
     if ((id & 1) === 0 || id >= this.nextId) return this.connError(ErrorCode.PROTOCOL_ERROR, `${what} for an unopened stream`);
     if (this.peerEnded.has(id)) this.writeReset(id, ErrorCode.STREAM_CLOSED);
   }
@@ -374,15 +322,6 @@ export class RawH2Connection extends SendFlowConnection<RawH2Stream> {
     this.flush();
     this.closed = true;
     this.socket.destroy();
-  }
-
-  private endSocket(): void {
-    this.flush();
-    this.closed = true;
-    // Nothing is left to read, and node:http2 servers keep their side open after a GOAWAY exchange,
-    // so waiting for their FIN would leave the socket half-open.
-    const sock = this.socket;
-    sock.end(() => sock.destroy());
   }
 
   /** The socket closed: every stream still on the wire fails, then 'close'. */
