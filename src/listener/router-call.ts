@@ -554,7 +554,7 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   onUpTrailers(_up: TaggedStream, trailers: IncomingHttpHeaders): void {
     // A fresh object per trailer block, as for the response headers: pseudo-fields deleted in place.
     for (const k in trailers) if (k.charCodeAt(0) === 58) delete trailers[k];
-    this.trailers = trailers as OutgoingHttpHeaders;
+    this.trailers = trailers;
   }
 
   /** Upstream finished its response. */
