@@ -52,6 +52,8 @@ export abstract class InboxStream<C extends ReceiveCredit> extends EventEmitter 
   protected abstract get endWaitsForResume(): boolean;
   /** The body is over and taken: 'end' (and whatever else the stream's API puts with it). */
   protected abstract emitEnd(): void;
+  /** One body chunk to the consumer: 'data', or a direct call to a sink the subclass knows. */
+  protected abstract emitData(chunk: Buffer): void;
 
   pause(): this {
     this.paused = true;
@@ -76,7 +78,7 @@ export abstract class InboxStream<C extends ReceiveCredit> extends EventEmitter 
       this.inbox.push(chunk);
       return;
     }
-    this.emit("data", chunk);
+    this.emitData(chunk);
     this.conn.consumed(this, chunk.length);
   }
 
@@ -91,7 +93,7 @@ export abstract class InboxStream<C extends ReceiveCredit> extends EventEmitter 
     let i = 0;
     while (i < inbox.length && !this.paused && !this.destroyed) {
       const chunk = inbox[i++];
-      this.emit("data", chunk);
+      this.emitData(chunk);
       this.conn.consumed(this, chunk.length);
     }
     if (i > 0) inbox.splice(0, i);

@@ -109,8 +109,8 @@ export class ConnectionManager {
   onRawStream(stream: RawH2ServerStream, headers: IncomingHttpHeaders, flags: number): void {
     this.stats.rqTotal.inc();
     this.stats.rqActive.value++;
+    // The stream calls `call` directly for all its events (RouterCall.start sets it as the sink).
     const call = new RouterCall(this, stream, headers, isGrpcContentType(headers["content-type"]), (flags & END_STREAM) !== 0);
-    attachDownstream(call, stream, true);
     this.idleSweep.track(call);
     call.start();
   }

@@ -7,7 +7,8 @@
  * error, reset, cancel, timeout, retry).
  *
  * Upstream stream events are dispatched through shared functions that find the call on the stream
- * (no closures per attempt), and events from an abandoned attempt are ignored by identity.
+ * (no closures per attempt), and events from an abandoned attempt are ignored by identity. Our own
+ * HTTP/2 streams (both halves) skip listeners altogether: they call the RouterCall as their sink.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
@@ -28,7 +29,8 @@ import type { ConnectionManager } from "./connection-manager.js";
 import { grpcStatusOf } from "../telemetry/request-record.js";
 import type { RequestTrace } from "../telemetry/telemetry.js";
 import { H1Downstream, H2Downstream, type Downstream } from "./downstream.js";
-import { RawH2ServerStream } from "./raw-h2/raw-h2-server-stream.js";
+import { RawH2ServerStream, type RawH2ServerStreamSink } from "./raw-h2/raw-h2-server-stream.js";
+import { RawH2Stream, type RawH2StreamSink } from "../upstream/raw-h2/raw-h2-stream.js";
 import { Grpc, ResponseFlag } from "./response-flags.js";
 import { peerIdentity, type PeerIdentity } from "../security/peer-identity.js";
 
@@ -128,7 +130,7 @@ export function encodeGrpcMessage(msg: string): string {
 }
 
 /** One request through the router. */
-export class RouterCall implements PoolWaiter, FilterRequest {
+export class RouterCall implements PoolWaiter, FilterRequest, RawH2StreamSink, RawH2ServerStreamSink {
   /** Response flag, for stats and the access log. */
   flag: ResponseFlag | "" = "";
   private route: MatchedRoute | undefined;
@@ -137,6 +139,8 @@ export class RouterCall implements PoolWaiter, FilterRequest {
   private upHeaders: OutgoingHttpHeaders = {};
   private up: TaggedStream | null = null;
   private host: Host | null = null;
+  /** The first attempt's host; `tried` (every attempt's, in order) is only allocated once a retry settles. */
+  private firstTried: Host | null = null;
   private tried: Host[] | undefined;
   private retriesLeft = 0;
   private transparentReplays = 0;
@@ -213,10 +217,10 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     return this.cluster?.name;
   }
   get upstreamHost(): string | undefined {
-    return (this.host ?? this.tried?.[this.tried.length - 1])?.key;
+    return (this.host ?? this.tried?.[this.tried.length - 1] ?? this.firstTried ?? undefined)?.key;
   }
   get retryCount(): number {
-    return Math.max(0, (this.tried?.length ?? 0) - 1);
+    return this.tried === undefined ? 0 : this.tried.length - 1;
   }
   get requestId(): string | undefined {
     const id = this.upHeaders["x-request-id"] ?? this.reqHeaders["x-request-id"];
@@ -243,10 +247,15 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     const h = this.reqHeaders;
     const path = (h[":path"]) ?? "/";
     const authority = (h[":authority"]) ?? (h.host) ?? "";
-    const body = this.ds.body;
-    (body as TaggedEmitter)[kCall] = this;
-    body.on("data", onDsData);
-    body.on("end", onDsEnd);
+    const ds = this.ds;
+    if (ds instanceof RawH2ServerStream) {
+      ds.sink = this;
+    } else {
+      const body = ds.body;
+      (body as TaggedEmitter)[kCall] = this;
+      body.on("data", onDsData);
+      body.on("end", onDsEnd);
+    }
 
     const route = cm.routeTable.match(authority, path, h);
     // Filters before the router see the selected route (for typed_per_filter_config), as in Envoy.
@@ -301,7 +310,8 @@ export class RouterCall implements PoolWaiter, FilterRequest {
 
   private attempt(): void {
     const cluster = this.cluster!;
-    const host = cluster.pick(this.tried);
+    const first = this.firstTried;
+    const host = cluster.pick(this.tried ?? (first === null ? undefined : (this.tried = [first])));
     if (host === undefined) {
       cluster.stats.noHealthyHost.inc();
       return this.fail(503, Grpc.UNAVAILABLE, ResponseFlag.UH, "no healthy upstream");
@@ -332,14 +342,19 @@ export class RouterCall implements PoolWaiter, FilterRequest {
       return;
     }
     const up = stream as TaggedStream;
-    up[kCall] = this;
     this.up = up;
-    up.on("response", onUpResponse);
-    up.on("data", onUpData);
-    up.on("trailers", onUpTrailers);
-    up.on("end", onUpEnd);
-    up.on("close", onUpClose);
-    up.on("error", ignoreError);
+    // The tag also serves 'drain' (an event on every kind of stream; it only fires under backpressure).
+    up[kCall] = this;
+    if (up instanceof RawH2Stream) {
+      up.sink = this;
+    } else {
+      up.on("response", onUpResponse);
+      up.on("data", onUpData);
+      up.on("trailers", onUpTrailers);
+      up.on("end", onUpEnd);
+      up.on("close", onUpClose);
+      up.on("error", ignoreError);
+    }
     const chunks = this.body;
     for (let i = 0; i < chunks.length; i++) {
       up.write(chunks[i]);
@@ -389,9 +404,12 @@ export class RouterCall implements PoolWaiter, FilterRequest {
     const up = this.up;
     if (up !== null) {
       up[kCall] = undefined;
+      if (up instanceof RawH2Stream) up.sink = null;
       this.up = null;
     }
-    (this.tried ??= []).push(host);
+    if (this.tried !== undefined) this.tried.push(host);
+    else if (this.firstTried === null) this.firstTried = host;
+    else this.tried = [this.firstTried, host];
   }
 
   /** Starts another attempt when the policy, the budget and the body allow; true if it did. */
@@ -445,6 +463,8 @@ export class RouterCall implements PoolWaiter, FilterRequest {
 
   /** Downstream body bytes. */
   onReqData(chunk: Buffer): void {
+    // A raw stream keeps its sink after complete() (for 'wantTrailers'); what it delivers then is dropped.
+    if (this.done) return;
     this.bodyBytes += chunk.length;
     this.activeAt = this.cm.idleSweep.now;
     const up = this.up;
@@ -749,8 +769,12 @@ export class RouterCall implements PoolWaiter, FilterRequest {
       if (this.responseStarted) cluster.stats.rqTime.record(performance.now() - this.attemptStartedAt);
       if (success && this.tried !== undefined && this.tried.length > 1) cluster.stats.rqRetrySuccess.inc();
     }
-    this.ds.body.removeListener("data", onDsData);
-    this.ds.body.removeListener("end", onDsEnd);
+    // The rest of the request body is read and dropped (the client is credited for it). A raw stream
+    // keeps its sink: 'wantTrailers' and 'close' may still come, and onReqData ignores a done call.
+    if (!(this.ds instanceof RawH2ServerStream)) {
+      this.ds.body.removeListener("data", onDsData);
+      this.ds.body.removeListener("end", onDsEnd);
+    }
     this.ds.body.resume();
     this.cm.onRequestDone(this);
   }

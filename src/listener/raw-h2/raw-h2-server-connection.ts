@@ -330,7 +330,7 @@ export class RawH2ServerConnection extends ReceiveFlowConnection<RawH2ServerStre
   }
 
   protected override bodySent(s: RawH2ServerStream): void {
-    s.emit("wantTrailers");
+    s.emitWantTrailers();
   }
 
   protected sentEnd(s: RawH2ServerStream): void {

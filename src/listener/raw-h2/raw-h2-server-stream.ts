@@ -7,12 +7,27 @@
  * Flow control is driven by the router: a paused stream keeps what arrives and credits the client
  * (WINDOW_UPDATE) only for bytes handed to a 'data' listener, so a slow upstream holds the client to
  * one stream window of buffered request body.
+ *
+ * The router takes 'data', 'end', 'close' and 'wantTrailers' by direct call (`sink`) rather than
+ * through four listeners registered per request; with no sink they are emitted.
  */
 import type { OutgoingHttpHeaders } from "node:http2";
 import type { SendStream } from "../../h2/send-flow.js";
 import { InboxStream } from "../../h2/stream-inbox.js";
 import type { Downstream } from "../downstream.js";
 import type { RawH2ServerConnection } from "./raw-h2-server-connection.js";
+
+/** Takes a stream's events by direct call, in the order they would be emitted. */
+export interface RawH2ServerStreamSink {
+  /** 'data': one DATA payload of the request body. */
+  onReqData(chunk: Buffer): void;
+  /** 'end': the request body is complete. */
+  onReqEnd(): void;
+  /** 'close': the stream is over (completed, reset, or its connection died). */
+  onDownstreamClose(): void;
+  /** 'wantTrailers': the response body is out; trailers may follow. */
+  onWantTrailers(): void;
+}
 
 export class RawH2ServerStream extends InboxStream<RawH2ServerConnection> implements SendStream, Downstream {
   /** RST_STREAM code once closed: received, sent, or NO_ERROR after a clean exchange. */
@@ -32,6 +47,8 @@ export class RawH2ServerStream extends InboxStream<RawH2ServerConnection> implem
   // ---- receive side (the body and its window are InboxStream's)
   /** The request was reset by the client, or its connection died before the exchange completed. */
   aborted = false;
+  /** Where the events go instead of listeners; null: emitted as events. The consumer sets and clears it. */
+  sink: RawH2ServerStreamSink | null = null;
 
   constructor(
     /** Stream id on the wire. */
@@ -110,7 +127,29 @@ export class RawH2ServerStream extends InboxStream<RawH2ServerConnection> implem
   protected emitEnd(): void {
     if (this.endEmitted || this.aborted) return;
     this.endEmitted = true;
-    this.emit("end");
+    const k = this.sink;
+    if (k !== null) k.onReqEnd();
+    else this.emit("end");
+  }
+
+  protected emitData(chunk: Buffer): void {
+    const k = this.sink;
+    if (k !== null) k.onReqData(chunk);
+    else this.emit("data", chunk);
+  }
+
+  /** 'wantTrailers'. */
+  emitWantTrailers(): void {
+    const k = this.sink;
+    if (k !== null) k.onWantTrailers();
+    else this.emit("wantTrailers");
+  }
+
+  /** 'close'. */
+  emitClose(): void {
+    const k = this.sink;
+    if (k !== null) k.onDownstreamClose();
+    else this.emit("close");
   }
 
   // ---- called by the connection
@@ -133,5 +172,5 @@ export class RawH2ServerStream extends InboxStream<RawH2ServerConnection> implem
 }
 
 function emitClose(s: RawH2ServerStream): void {
-  s.emit("close");
+  s.emitClose();
 }

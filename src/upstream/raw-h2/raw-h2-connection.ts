@@ -188,7 +188,7 @@ export class RawH2Connection extends ReceiveFlowConnection<RawH2Stream> {
     }
     s.status = status;
     s.contentLength = s.isHead || status === 204 || status === 304 ? -1 : p.contentLength;
-    s.emit("response", headers, Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0));
+    s.emitResponse(headers, Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0));
     if (endStream && !s.destroyed) this.endRemote(s);
   }
 
