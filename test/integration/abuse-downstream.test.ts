@@ -145,20 +145,28 @@ void describe("downstream attacks", { timeout: 240_000 }, () => {
     const c = await f.RawH2.connect(h.port);
     const pairs: Buffer[] = [];
     for (let i = 0; i < 200; i++) pairs.push(f.headers(2 * i + 1, f.requestBlock(UNARY)), f.rstStream(2 * i + 1, 8));
-    // ~20 KiB: one socket read, or two.
-    await c.send(Buffer.concat(pairs));
-    // Settled when the sidecar's count stops moving (some of the 200 may be refused before any event).
+    // ~20 KiB: one socket read, or two; a PING behind them: its ACK says the server parsed them all.
+    await c.send(Buffer.concat([...pairs, f.ping(Buffer.from("settled!"))]));
+    await until("the PING ACK behind the 200 streams", 10_000, () =>
+      c.frames.some((fr) => fr.type === f.FrameType.PING && (fr.flags & f.Flag.ACK) !== 0),
+    );
+    // Then settled when the sidecar's count stops moving.
     let counted = -1;
     await until("the sidecar to settle the 200 streams", 10_000, async () => {
       const now = (await stat("http.outbound.downstream_rq_total")) - downBefore;
-      const settled = now === counted && now > 0;
+      const settled = now === counted;
       counted = now;
       if (!settled) await delay(200);
       return settled;
     });
     const upstream = (await stat("cluster.echo.upstream_rq_total")) - upBefore;
     c.destroy();
-    assert.ok(counted >= 150, `only ${counted} of 200 streams reached the connection manager (goaway ${c.goawayCode})`);
+    // Our server starts a read's streams once the read is parsed and counts the dropped ones.
+    // node:http2's (the fallback) may never emit a stream its own read also reset (it depends on
+    // how the bytes arrive), so only the upstream bound holds for it.
+    if (process.env.PILOTFISH_DOWNSTREAM_H2 !== "node") {
+      assert.ok(counted >= 150, `only ${counted} of 200 streams reached the connection manager (goaway ${c.goawayCode})`);
+    }
     // 32 per connection per turn may start; without the admission budget all 200 would.
     assert.ok(upstream <= 64, `${upstream} of 200 reset streams reached the upstream`);
   });
