@@ -139,7 +139,7 @@ export class RouterCall implements PoolWaiter, FilterRequest, RawH2StreamSink, R
   private upHeaders: OutgoingHttpHeaders = {};
   private up: TaggedStream | null = null;
   private host: Host | null = null;
-  /** The first attempt's host; `tried` (every attempt's, in order) is only allocated once a retry settles. */
+  /** The first attempt's host; `tried` (every attempt's host, in order) is allocated when a second attempt starts. */
   private firstTried: Host | null = null;
   private tried: Host[] | undefined;
   private retriesLeft = 0;
@@ -217,7 +217,7 @@ export class RouterCall implements PoolWaiter, FilterRequest, RawH2StreamSink, R
     return this.cluster?.name;
   }
   get upstreamHost(): string | undefined {
-    return (this.host ?? this.tried?.[this.tried.length - 1] ?? this.firstTried ?? undefined)?.key;
+    return (this.host ?? this.tried?.[this.tried.length - 1] ?? this.firstTried)?.key;
   }
   get retryCount(): number {
     return this.tried === undefined ? 0 : this.tried.length - 1;
@@ -408,8 +408,7 @@ export class RouterCall implements PoolWaiter, FilterRequest, RawH2StreamSink, R
       this.up = null;
     }
     if (this.tried !== undefined) this.tried.push(host);
-    else if (this.firstTried === null) this.firstTried = host;
-    else this.tried = [this.firstTried, host];
+    else this.firstTried = host;
   }
 
   /** Starts another attempt when the policy, the budget and the body allow; true if it did. */
