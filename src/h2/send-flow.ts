@@ -6,6 +6,7 @@
  */
 import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_WINDOW, Setting } from "./frames.js";
 import { FrameConnection } from "./frame-connection.js";
+import { StreamTable } from "./stream-table.js";
 
 /** The send-side state of one stream, kept on the stream object itself (no side tables). */
 export interface SendStream {
@@ -39,7 +40,7 @@ const REF_MIN_BYTES = 4096;
 
 export abstract class SendFlowConnection<S extends SendStream> extends FrameConnection {
   /** Streams on the wire, by id. */
-  protected readonly streams = new Map<number, S>();
+  protected readonly streams = new StreamTable<S>();
   /** Streams with queued chunks that wait for window. */
   protected blockedStreams: S[] = [];
   /** Streams whose write() returned false and that are owed a 'drain'. */
@@ -103,7 +104,7 @@ export abstract class SendFlowConnection<S extends SendStream> extends FrameConn
         // A change applies retroactively to every open stream's send window (§6.9.2).
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
-        for (const s of this.streams.values()) {
+        for (const s of this.streams.list()) {
           s.sendWindow += delta;
           if (s.sendWindow > MAX_WINDOW) return this.connError(ErrorCode.FLOW_CONTROL_ERROR, "stream window overflow");
         }

@@ -179,7 +179,7 @@ export class RawH2ServerConnection extends ReceiveFlowConnection<RawH2ServerStre
     s2.sendWindow = this.peerInitialWindow;
     s2.recvWindow = this.streamWindow;
     s2.contentLength = p.contentLength;
-    this.streams.set(id, s2);
+    this.streams.add(s2);
     if (endStream) {
       if (p.contentLength > 0) {
         this.streams.delete(id);
@@ -370,7 +370,7 @@ export class RawH2ServerConnection extends ReceiveFlowConnection<RawH2ServerStre
   private die(): void {
     this.closed = true;
     this.out.clear();
-    for (const s of [...this.streams.values()]) {
+    for (const s of this.streams.list()) {
       this.streams.delete(s.id);
       s.markClosed(ErrorCode.CANCEL, true);
     }

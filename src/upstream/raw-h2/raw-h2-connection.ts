@@ -95,7 +95,7 @@ export class RawH2Connection extends ReceiveFlowConnection<RawH2Stream> {
     s.sendWindow = this.peerInitialWindow;
     s.recvWindow = this.streamWindow;
     s.isHead = headers[":method"] === "HEAD";
-    this.streams.set(id, s);
+    this.streams.add(s);
     this.writeHeaderBlock(id, this.enc.encode(headers, this.scheme, this.authority), endStream, this.peerMaxFrame);
     if (endStream) s.localEnded = s.endSent = true;
     if (this.nextId > MAX_STREAM_ID) {
@@ -303,7 +303,7 @@ export class RawH2Connection extends ReceiveFlowConnection<RawH2Stream> {
     this.goingAway = true;
     this.emit("goaway", code, lastId);
     // Streams the peer never processed come back refused, so the router replays them elsewhere.
-    for (const s of [...this.streams.values()]) {
+    for (const s of this.streams.list()) {
       if (s.id > lastId) {
         this.retire(s);
         s.abort(ErrorCode.REFUSED_STREAM);
@@ -330,7 +330,7 @@ export class RawH2Connection extends ReceiveFlowConnection<RawH2Stream> {
     this.dead = true;
     this.closed = true;
     this.out.clear();
-    for (const s of [...this.streams.values()]) {
+    for (const s of this.streams.list()) {
       this.streams.delete(s.id);
       this.owner?.onStreamClosed(this);
       // node reports streams of a dead session as CANCEL; with no session the router counts a failure.
