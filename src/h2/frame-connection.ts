@@ -73,6 +73,8 @@ export abstract class FrameConnection extends EventEmitter {
       for (let i = 0; i < taken.length; i++) sock.write(taken[i]);
       sock.uncork();
     }
+    // A write the kernel took at once left nothing queued in the socket, and node kept no reference.
+    this.out.release(this.socket.writableLength > 0);
     this.afterFlush();
   }
 

@@ -53,17 +53,23 @@ export const MAX_WINDOW = 0x7fff_ffff;
 export const DEFAULT_MAX_FRAME = 16_384;
 /** Stream ids are 31 bits; client streams are odd. */
 export const MAX_STREAM_ID = 0x7fff_ffff;
+/** A writer's buffer larger than this after a turn is dropped rather than kept for the next. */
+const MAX_KEPT_BUFFER = 1024 * 1024;
 
 /**
  * Frames of one event-loop turn accumulate here and leave as a single socket write, so 100 responses
  * read in one chunk cost one write(2) for the 100 requests they trigger, not 100. Large DATA payloads
- * are not copied in: they are kept by reference between the copied bytes and leave in the same
- * corked write (writev), so a bulk transfer costs no copy of its bytes in JavaScript.
+ * that the writer may keep are not copied in: they stay referenced between the copied bytes and leave
+ * in the same corked write (writev). The turn's bytes go to the socket as views of `buf`, not copies:
+ * when the socket took them at once (the kernel had room, the usual case), `buf` is reused next turn;
+ * when it queued them, `buf` stays the socket's and a new one is allocated (release()).
  */
 export class FrameWriter {
   buf: Buffer;
-  /** Bytes in `buf` not yet taken. */
+  /** End of the bytes written into `buf`. */
   len = 0;
+  /** Start of the bytes in `buf` not yet moved to `parts` (the bytes before it are queued there as a view). */
+  private segStart = 0;
   /** Set once a payload was taken by reference: the turn's output, in order, before `buf`'s bytes. */
   private parts: Buffer[] | null = null;
   private partsBytes = 0;
@@ -78,16 +84,20 @@ export class FrameWriter {
 
   /** Everything queued this turn, copied or referenced. */
   get size(): number {
-    return this.len + this.partsBytes;
+    return this.len - this.segStart + this.partsBytes;
   }
 
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
+    // Bytes before segStart are already views in `parts`: only the rest moves to the new buffer.
+    const used = this.len - this.segStart;
     let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
+    while (size < used + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.len);
+    this.buf.copy(next, 0, this.segStart, this.len);
     this.buf = next;
+    this.len = used;
+    this.segStart = 0;
   }
 
   header(length: number, type: number, flags: number, streamId: number): void {
@@ -111,13 +121,14 @@ export class FrameWriter {
 
   /**
    * Queues `src[start, end)` by reference (the caller must not change those bytes afterwards: DATA
-   * payloads are socket reads or body chunks, never reused).
+   * payloads that are body chunks or socket reads of node's, never a reused buffer).
    */
   ref(src: Buffer, start: number, end: number): void {
     const parts = (this.parts ??= []);
-    if (this.len > 0) {
-      parts.push(this.copyOut());
-      this.partsBytes += parts[parts.length - 1].length;
+    if (this.len > this.segStart) {
+      parts.push(this.buf.subarray(this.segStart, this.len));
+      this.partsBytes += this.len - this.segStart;
+      this.segStart = this.len;
     }
     parts.push(start === 0 && end === src.length ? src : src.subarray(start, end));
     this.partsBytes += end - start;
@@ -135,30 +146,40 @@ export class FrameWriter {
     this.len += 2;
   }
 
-  /** The turn's output as one buffer, or as several (referenced payloads) to write corked. */
+  /**
+   * The turn's output as one buffer, or as several (referenced payloads) to write corked: views of
+   * `buf`, valid until release(), which the caller owes right after handing them to the socket.
+   */
   take(): Buffer | Buffer[] {
     const parts = this.parts;
-    if (parts === null) return this.copyOut();
-    if (this.len > 0) parts.push(this.copyOut());
+    let out: Buffer | Buffer[];
+    if (parts === null) {
+      out = this.buf.subarray(0, this.len);
+    } else {
+      if (this.len > this.segStart) parts.push(this.buf.subarray(this.segStart, this.len));
+      out = parts;
+    }
+    this.len = 0;
+    this.segStart = 0;
     this.parts = null;
     this.partsBytes = 0;
-    return parts;
+    return out;
+  }
+
+  /**
+   * After the socket write of what take() returned: `kept` says the socket still holds some of it
+   * (queued, not yet in the kernel), so `buf` is its now and the next turn writes into a new one.
+   */
+  release(kept: boolean): void {
+    // Don't keep a buffer that one large turn grew to megabytes either.
+    if (kept || this.buf.length > MAX_KEPT_BUFFER) this.buf = Buffer.allocUnsafe(this.initial);
   }
 
   /** Drops everything queued (the connection is gone). */
   clear(): void {
     this.len = 0;
+    this.segStart = 0;
     this.parts = null;
     this.partsBytes = 0;
-  }
-
-  /** A copy, because the socket may still hold the chunk when the next turn reuses `buf`. */
-  private copyOut(): Buffer {
-    const out = Buffer.allocUnsafe(this.len);
-    this.buf.copy(out, 0, 0, this.len);
-    this.len = 0;
-    // Don't keep a buffer that one large upload grew to megabytes.
-    if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(this.initial);
-    return out;
   }
 }
