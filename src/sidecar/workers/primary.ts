@@ -56,6 +56,8 @@ export class WorkerPrimary {
     private readonly workerArgs: readonly string[],
     readonly concurrency: number,
     private readonly log: Logger,
+    /** Added to each worker's environment (the bootstrap's handoff). */
+    private readonly workerEnv: Readonly<Record<string, string>> = {},
   ) {
     this.stats.gauge("server.concurrency").value = concurrency;
   }
@@ -103,7 +105,7 @@ export class WorkerPrimary {
   private spawn(slot: WorkerSlot): Promise<void> {
     const [entry, ...args] = this.workerArgs;
     const proc = fork(entry, args, {
-      env: { ...process.env, [WORKER_INDEX_ENV]: String(slot.index), [WORKER_PORTS_ENV]: JSON.stringify(this.ports) },
+      env: { ...process.env, ...this.workerEnv, [WORKER_INDEX_ENV]: String(slot.index), [WORKER_PORTS_ENV]: JSON.stringify(this.ports) },
       execArgv: process.execArgv,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -210,6 +212,8 @@ export class WorkerPrimary {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs)));
     if ((await Promise.race([all, late])) === "late") {
+      const left = this.slots.flatMap((s) => (s.proc?.pid !== undefined ? [s.proc.pid] : []));
+      this.log.warn({ workers: left, grace_ms: graceMs }, "workers still running after the grace period; killing them");
       for (const s of this.slots) s.proc?.kill("SIGKILL");
       await all;
     }

@@ -73,5 +73,8 @@ export async function runWorker(bootstrap: Bootstrap, log: Logger): Promise<numb
   wlog.info({ reason }, "worker shutting down");
   await sidecar.shutdown();
   wlog.info("worker stopped");
+  // The IPC channel keeps the event loop alive: without closing it the worker lingered until the
+  // primary's grace period ran out and it was SIGKILLed.
+  if (process.connected) process.disconnect();
   return 0;
 }
