@@ -19,8 +19,11 @@ export const DEFAULT_SIDECAR_NODE_FLAGS = ["--max-semi-space-size=4"];
 
 const APPLIED_ENV = "PILOTFISH_NODE_FLAGS_APPLIED";
 
-/** Re-executes this process with the sidecar's node flags, unless they are in force already. */
-export function ensureSidecarNodeFlags(): void {
+/**
+ * Re-executes this process with the sidecar's node flags, unless they are in force already; `env` is
+ * added to the new image's environment (the bootstrap's handoff). Returns only when no re-exec happened.
+ */
+export function ensureSidecarNodeFlags(env: Readonly<Record<string, string>> = {}): void {
   if (process.env[APPLIED_ENV] === "1") return;
   const custom = process.env.PILOTFISH_NODE_FLAGS;
   const flags = custom !== undefined ? custom.split(/\s+/).filter((f) => f !== "") : DEFAULT_SIDECAR_NODE_FLAGS;
@@ -28,6 +31,7 @@ export function ensureSidecarNodeFlags(): void {
   if (missing.length === 0 || typeof process.execve !== "function") return;
   process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], {
     ...process.env,
+    ...env,
     [APPLIED_ENV]: "1",
   });
 }

@@ -1,6 +1,6 @@
 /**
- * `pilotfish`: argument parsing and process lifecycle only. Exit codes: 0 ok, 1 runtime failure,
- * 2 bad usage or bad config.
+ * `pilotfish`'s command line: argument parsing and process lifecycle only. Exit codes: 0 ok, 1 runtime
+ * failure, 2 bad usage or bad config. Imported by main.ts, which runs it on import.
  */
 import { Command, CommanderError } from "commander";
 import { availableParallelism } from "node:os";
@@ -28,10 +28,8 @@ program
     availableParallelism(),
   )
   .action(async (opts: { config: string; concurrency: number }) => {
-    const { ensureSidecarNodeFlags } = await import("./node-flags.js");
-    ensureSidecarNodeFlags();
-    const { runSidecar } = await import("./sidecar-command.js");
-    process.exitCode = await runSidecar(opts.config, opts.concurrency);
+    const { runSidecarCommand } = await import("./sidecar-command.js");
+    process.exitCode = await runSidecarCommand(opts.config, opts.concurrency);
   });
 
 program

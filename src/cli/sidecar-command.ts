@@ -1,33 +1,62 @@
 /**
  * `pilotfish sidecar -c <bootstrap> [--concurrency N]`: load, start, drain on SIGTERM/SIGINT. With N > 1
  * this process is the workers' primary; a process started by a primary runs as a worker.
+ *
+ * The process that parses the command reads and validates the bootstrap, then re-executes itself with
+ * the sidecar's V8 flags, handing the validated bootstrap over (sidecar-handoff.ts): a bad file is
+ * reported before the re-exec, and the serving image never loads the YAML and schema libraries.
  */
 import { createLogger, type Logger } from "../common/logger.js";
-import { loadBootstrapFile } from "../config/load-bootstrap.js";
+import { decodeBootstrapWire } from "../config/bootstrap-wire.js";
 import type { Bootstrap } from "../config/model.js";
 import { Sidecar } from "../sidecar/sidecar.js";
+import { printConfigError } from "./config-error.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
-import { printConfigError } from "./validate-command.js";
+import { ensureSidecarNodeFlags } from "./node-flags.js";
+import { handoffEnv, type SidecarHandoff } from "./sidecar-handoff.js";
 import { upstreamH2Codec } from "../upstream/upstream-codec.js";
 import { downstreamH2Codec } from "../listener/downstream-codec.js";
 import { WORKER_INDEX_ENV } from "../sidecar/workers/worker-protocol.js";
 
-export async function runSidecar(file: string, concurrency = 1): Promise<number> {
-  let bootstrap: Bootstrap;
+/** The command as parsed from the command line: validate the file, re-exec with the flags, serve. */
+export async function runSidecarCommand(file: string, concurrency = 1): Promise<number> {
+  let loaded;
   try {
     upstreamH2Codec();
     downstreamH2Codec();
-    bootstrap = loadBootstrapFile(file);
+    const { loadBootstrapFileWithWire } = await import("../config/load-bootstrap.js");
+    loaded = loadBootstrapFileWithWire(file);
   } catch (err) {
     printConfigError(file, err);
     return EXIT_USAGE;
   }
+  const handoff: SidecarHandoff = { file, concurrency, wire: loaded.wire };
+  ensureSidecarNodeFlags(handoffEnv(handoff)); // returns only when no re-exec is needed
+  return runSidecar(handoff, loaded.bootstrap);
+}
+
+/** The serving image started with a handoff (a re-exec, or a worker forked by the primary). */
+export async function runHandedOffSidecar(handoff: SidecarHandoff): Promise<number> {
+  let bootstrap: Bootstrap;
+  try {
+    upstreamH2Codec();
+    downstreamH2Codec();
+    bootstrap = decodeBootstrapWire(handoff.wire, handoff.file);
+  } catch (err) {
+    printConfigError(handoff.file, err);
+    return EXIT_USAGE;
+  }
+  return runSidecar(handoff, bootstrap);
+}
+
+async function runSidecar(handoff: SidecarHandoff, bootstrap: Bootstrap): Promise<number> {
+  const { concurrency } = handoff;
   const log = createLogger("pilotfish-sidecar");
   if (process.env[WORKER_INDEX_ENV] !== undefined && process.send !== undefined) {
     const { runWorker } = await import("../sidecar/workers/worker.js");
     return runWorker(bootstrap, log);
   }
-  if (concurrency > 1) return runPrimary(file, bootstrap, concurrency, log);
+  if (concurrency > 1) return runPrimary(handoff, bootstrap, log);
   const sidecar = new Sidecar(bootstrap, log);
   let ports;
   try {
@@ -53,11 +82,14 @@ function nextSignal(): Promise<NodeJS.Signals> {
 }
 
 /** The primary of N workers: ports, workers, aggregated admin; "sidecar ready" once all are bound. */
-async function runPrimary(file: string, bootstrap: Bootstrap, concurrency: number, log: Logger): Promise<number> {
+async function runPrimary(handoff: SidecarHandoff, bootstrap: Bootstrap, log: Logger): Promise<number> {
+  const { file, concurrency } = handoff;
   const { WorkerPrimary } = await import("../sidecar/workers/primary.js");
   const { startPrimaryAdmin } = await import("../sidecar/workers/primary-admin.js");
   const { adminPort } = await import("../admin/admin-server.js");
-  const primary = new WorkerPrimary(bootstrap, [process.argv[1], "sidecar", "-c", file, "--concurrency", "1"], concurrency, log);
+  // Workers start from the same handoff, so they do not parse the file either.
+  const workerEnv = handoffEnv({ file, concurrency: 1, wire: handoff.wire });
+  const primary = new WorkerPrimary(bootstrap, [process.argv[1], "sidecar", "-c", file, "--concurrency", "1"], concurrency, log, workerEnv);
   const maxDrainMs = Math.max(0, ...bootstrap.listeners.map((l) => l.hcm.drainTimeoutMs));
   let admin: import("node:http").Server | undefined;
   let ports;

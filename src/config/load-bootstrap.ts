@@ -16,6 +16,18 @@ const BOOTSTRAP_TYPE = "envoy.config.bootstrap.v3.Bootstrap";
 
 /** Decodes a parsed bootstrap document (proto3 JSON object). Never throws on bad input. */
 export function decodeBootstrap(obj: unknown): DecodeResult<Bootstrap> {
+  const r = decodeBootstrapToWire(obj);
+  return r.ok ? { ok: true, value: r.value.bootstrap } : r;
+}
+
+/** A valid bootstrap, and the proto wire bytes it was decoded from (decodeBootstrapWire() takes them). */
+export interface LoadedBootstrap {
+  readonly bootstrap: Bootstrap;
+  readonly wire: Uint8Array;
+}
+
+/** decodeBootstrap(), keeping the wire bytes of the valid document. */
+export function decodeBootstrapToWire(obj: unknown): DecodeResult<LoadedBootstrap> {
   const errors = new Errors();
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
     errors.add("(document)", `expected a mapping at the top level, got ${obj === null ? "an empty document" : typeof obj}`);
@@ -32,7 +44,7 @@ export function decodeBootstrap(obj: unknown): DecodeResult<Bootstrap> {
     if (!structural.some((p) => related(p, e.path))) errors.add(e.path, e.message);
   }
   if (errors.count > 0) return { ok: false, errors: errors.list };
-  return { ok: true, value: deepFreeze(value) };
+  return { ok: true, value: { bootstrap: deepFreeze(value), wire: bytes } };
 }
 
 /** Whether one path is the other or lies under it. */
@@ -43,6 +55,11 @@ function related(a: string, b: string): boolean {
 
 /** Reads, parses and decodes a bootstrap file; throws PilotfishError CONFIG_UNREADABLE or CONFIG_INVALID. */
 export function loadBootstrapFile(path: string): Bootstrap {
+  return loadBootstrapFileWithWire(path).bootstrap;
+}
+
+/** loadBootstrapFile(), keeping the wire bytes for a process that should not parse the file again. */
+export function loadBootstrapFileWithWire(path: string): LoadedBootstrap {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -57,7 +74,7 @@ export function loadBootstrapFile(path: string): Bootstrap {
     const details: FieldError[] = [{ path: "(document)", message: (err as Error).message }];
     throw new PilotfishError(ErrorCode.CONFIG_UNREADABLE, `cannot parse ${path}: ${(err as Error).message}`, details, { cause: err });
   }
-  const result = decodeBootstrap(doc);
+  const result = decodeBootstrapToWire(doc);
   if (!result.ok) {
     const n = result.errors.length;
     throw new PilotfishError(ErrorCode.CONFIG_INVALID, `${path}: ${n} error${n === 1 ? "" : "s"} in the bootstrap`, result.errors);
