@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import type net from "node:net";
+import { noteRead } from "./scavenge-pacer.js";
 import { DEFAULT_MAX_FRAME, ErrorCode, Flag, FRAME_HEADER, FrameType, FrameWriter, MAX_WINDOW } from "./frames.js";
 
 /** Largest compressed header block we reassemble from CONTINUATION frames, unless a subclass says less. */
@@ -79,6 +80,7 @@ export abstract class FrameConnection extends EventEmitter {
   }
 
   protected onData(chunk: Buffer): void {
+    noteRead(chunk.length);
     const buf = chunk;
     let off = 0;
     if (this.rest !== null) {
