@@ -12,6 +12,13 @@
  * every 16 MiB read, so that node's read buffers are freed young instead of piling up until a full
  * mark-compact (src/h2/scavenge-pacer.ts). It installs a global `gc` function; nothing else calls it.
  *
+ * `--heap-growing-percent=200`: the old generation may grow to 3x what a mark-compact left live before
+ * the next one starts. The sidecar's live heap is small (~10 MB), and with V8's own factor the limit
+ * sat ~12 MB above it, no more than the young generation can promote, so incremental marking started
+ * again right after each mark-compact: a bulk stream ran one every 20-30 ms. With 3x: 5-7 instead of
+ * 70-180 in 6 s, +15-45 % calls/s in that scenario, no change in RSS or in small-request throughput
+ * (docs/performance.md, "Old-generation headroom").
+ *
  * Not `--heap-growing-percent=50`: it cuts peak RSS under load by ~45 MiB but costs ~15 % of the
  * throughput and doubles the saturated p99 (more mark-compacts); docs/performance.md, "Memory under load".
  *
@@ -19,7 +26,7 @@
  */
 
 /** The flags the sidecar runs with unless PILOTFISH_NODE_FLAGS says otherwise. */
-export const DEFAULT_SIDECAR_NODE_FLAGS = ["--max-semi-space-size=4", "--expose-gc"];
+export const DEFAULT_SIDECAR_NODE_FLAGS = ["--max-semi-space-size=4", "--expose-gc", "--heap-growing-percent=200"];
 
 const APPLIED_ENV = "PILOTFISH_NODE_FLAGS_APPLIED";
 
