@@ -13,13 +13,12 @@
  * that flag, or our connections used outside the sidecar) nothing is paced.
  */
 
-type GcFunction = (options: { type: "minor"; execution: "sync" }) => void;
+import { exposedGc } from "../common/v8-gc.js";
 
 /** Bytes read between two paced scavenges. */
 export const PACE_BYTES = 16 * 1024 * 1024;
 
-const gc = (globalThis as { gc?: unknown }).gc;
-const scavenge: GcFunction | undefined = typeof gc === "function" ? (gc as GcFunction) : undefined;
+const scavenge = exposedGc;
 
 /** Whether reads pace scavenges in this process (`gc` was exposed). */
 export const pacing = scavenge !== undefined;

@@ -7,8 +7,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { DEFAULT_SIDECAR_NODE_FLAGS } from "../../src/cli/node-flags.js";
+import { parseStats } from "../helpers/admin.js";
 import { echoBootstrap } from "../helpers/bootstrap.js";
 import { startSidecar } from "../helpers/sidecar.js";
+import { http1Request } from "../helpers/util.js";
 
 async function argvOfSidecar(env: NodeJS.ProcessEnv): Promise<string[]> {
   const sc = await startSidecar(echoBootstrap([1]), { env });
@@ -30,5 +32,20 @@ void describe("sidecar V8 flags", { timeout: 60_000 }, () => {
     assert.ok(!custom.includes("--max-semi-space-size=4"), custom.join(" "));
     const none = await argvOfSidecar({ PILOTFISH_NODE_FLAGS: "" });
     for (const f of DEFAULT_SIDECAR_NODE_FLAGS) assert.ok(!none.includes(f), `${f} present with PILOTFISH_NODE_FLAGS=""`);
+  });
+
+  void it("with gc exposed the sidecar gives its startup garbage back once it is ready (server.heap_shrinks)", async () => {
+    const shrinks = async (env: NodeJS.ProcessEnv): Promise<number | undefined> => {
+      const sc = await startSidecar(echoBootstrap([1]), { env });
+      try {
+        assert.ok(sc.adminPort !== null, sc.tail());
+        const res = await http1Request({ port: sc.adminPort, path: "/stats" });
+        return parseStats(res.body).get("server.heap_shrinks");
+      } finally {
+        await sc.stop();
+      }
+    };
+    assert.equal(await shrinks({}), 1);
+    assert.equal(await shrinks({ PILOTFISH_NODE_FLAGS: "--max-semi-space-size=4" }), 0, "no --expose-gc: nothing to call");
   });
 });
