@@ -3,7 +3,7 @@
  * serves admin, drains on request. Owns lifecycle only; requests are the connection managers' business.
  */
 import type http from "node:http";
-import { systemClock, systemRandom, type Random } from "../common/clock.js";
+import { systemRandom, type Random } from "../common/clock.js";
 import type { Logger } from "../common/logger.js";
 import type { Bootstrap, ListenerConfig, RouteConfig } from "../config/model.js";
 import { Listener } from "../listener/listener.js";
@@ -19,7 +19,7 @@ import type { AdsClient } from "../xds/ads-client.js";
 import { TypeUrl } from "../xds/type-urls.js";
 import { DynamicConfig, type ListenerHost } from "./dynamic-config.js";
 import { configDump } from "./config-dump.js";
-import { HeapShrinker } from "./heap-shrinker.js";
+import { shrinkHeap } from "./heap-shrinker.js";
 
 /** Where a started sidecar listens. */
 export interface SidecarPorts {
@@ -51,8 +51,6 @@ export class Sidecar implements ListenerHost {
   private healthFailed = false;
   private drainPromise: Promise<void> | undefined;
   private readonly pendingBinds = new Set<Promise<unknown>>();
-  /** Memory back to the system after start and after each burst of traffic (heap-shrinker.ts). */
-  private readonly shrinker = new HeapShrinker(() => this.activity(), this.stats.counter("server.heap_shrinks"), systemClock);
   /** Envoy's listener_manager.listener_added / _modified / _removed / _in_place_updated. */
   private readonly listenerCounters: { readonly added: Counter; readonly modified: Counter; readonly removed: Counter; readonly inPlace: Counter };
 
@@ -91,17 +89,9 @@ export class Sidecar implements ListenerHost {
       admin = adminPort(this.admin);
     }
     this.startAds();
-    this.shrinker.start();
+    // The startup garbage (decoded config, compiled modules) back to the system before any request.
+    shrinkHeap(this.stats.counter("server.heap_shrinks"));
     return { admin, listeners: ports };
-  }
-
-  /** Requests and connections accepted so far, on every listener: the heap shrinker's sign of traffic. */
-  private activity(): number {
-    let n = 0;
-    for (const [name, v] of this.stats.snapshot().counters) {
-      if (name.endsWith(".downstream_rq_total") || name.endsWith(".downstream_cx_total")) n += v;
-    }
-    return n;
   }
 
   /** What the admin server (this process's, or a worker primary's over IPC) reads and acts on. */
@@ -242,7 +232,6 @@ export class Sidecar implements ListenerHost {
    * up to the largest HCM drain_timeout to finish, then everything closes.
    */
   async shutdown(): Promise<void> {
-    this.shrinker.stop();
     this.ads?.close();
     await this.drainListeners(this.maxDrainTimeout());
     this.clusters.destroy();
