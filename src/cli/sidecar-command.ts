@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "../common/logger.js";
 import { decodeBootstrapWire } from "../config/bootstrap-wire.js";
 import type { Bootstrap } from "../config/model.js";
 import { Sidecar } from "../sidecar/sidecar.js";
+import { startOptimizingCompilers } from "../sidecar/optimizing-compilers.js";
 import { printConfigError } from "./config-error.js";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.js";
 import { ensureSidecarNodeFlags } from "./node-flags.js";
@@ -108,6 +109,8 @@ async function runPrimary(handoff: SidecarHandoff, bootstrap: Bootstrap, log: Lo
     { node: bootstrap.node.id, admin_port: admin === undefined ? null : adminPort(admin), listeners: ports.listeners, workers: primary.pids },
     "sidecar ready",
   );
+  // The primary serves only admin, but its start ran just as hot (src/sidecar/optimizing-compilers.ts).
+  startOptimizingCompilers(undefined);
   const signal = await nextSignal();
   log.info({ signal }, "shutting down");
   await primary.shutdown(signal, maxDrainMs + 5000);

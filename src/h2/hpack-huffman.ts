@@ -35,7 +35,12 @@ const EMIT2 = 0x400;
 /** The canonical codes, rebuilt from the lengths: symbol → code (right-aligned in `length` bits). */
 export const HUFFMAN_CODES: readonly number[] = canonicalCodes(HUFFMAN_CODE_LENGTHS);
 
-const { transitions: TRANSITIONS, accepting: ACCEPTING } = buildStateMachine();
+/**
+ * The decoder's tables, built by the first Huffman-coded string rather than at load: the build's
+ * 65,536-step loops are hot enough for V8 to compile them with Turbofan, and the compiler's code then
+ * stays resident in a sidecar that has not served anything yet (~5 MiB of RSS, docs/performance.md).
+ */
+let machine: { transitions: Uint32Array; accepting: Uint8Array } | undefined;
 
 function canonicalCodes(lengths: readonly number[]): number[] {
   const order = lengths.map((_, sym) => sym).sort((a, b) => lengths[a] - lengths[b] || a - b);
@@ -125,7 +130,8 @@ function buildStateMachine(): { transitions: Uint32Array; accepting: Uint8Array 
  * longer than 7 bits or not a prefix of EOS (RFC 7541 §5.2).
  */
 export function huffmanDecode(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
-  const t = TRANSITIONS;
+  const m = (machine ??= buildStateMachine());
+  const t = m.transitions;
   let state = 0;
   let n = 0;
   for (let i = start; i < end; i++) {
@@ -137,7 +143,7 @@ export function huffmanDecode(src: Uint8Array, start: number, end: number, out: 
     }
     state = e & 0xff;
   }
-  return ACCEPTING[state] === 1 ? n : -1;
+  return m.accepting[state] === 1 ? n : -1;
 }
 
 /** The most octets `length` Huffman-coded octets can decode to. */

@@ -10,7 +10,7 @@ import { http } from "../common/node-http.js";
 import type { Server as HttpServer } from "node:http";
 import type * as http2 from "node:http2";
 import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
 import { isDeepStrictEqual } from "node:util";
 import type { Random } from "../common/clock.js";
 import { ErrorCode, PilotfishError } from "../common/errors.js";
@@ -20,6 +20,7 @@ import type { ClusterManager } from "../upstream/cluster-manager.js";
 import { tlsStats } from "../security/tls-stats.js";
 import { ConnectionManager } from "./connection-manager.js";
 import { DownstreamTls } from "./downstream-tls.js";
+import { nodeTls } from "../common/lazy-require.js";
 import { nodeH2Server } from "./node-h2-server.js";
 import { MAX_STREAMS_PER_TURN } from "./stream-admission.js";
 import { downstreamH2Codec } from "./downstream-codec.js";
@@ -87,7 +88,7 @@ export class Listener implements RawH2StreamSink {
 
     if (config.tls !== undefined) {
       const dtls = (this.tls = new DownstreamTls(config.tls, tlsStats(store, `listener.${config.name}.`)));
-      const server = tls.createServer(dtls.serverOptions());
+      const server = nodeTls().createServer(dtls.serverOptions());
       dtls.attach(server);
       server.on("secureConnection", (sock: tls.TLSSocket) => {
         this.track(sock);

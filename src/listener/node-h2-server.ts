@@ -2,13 +2,14 @@
  * node:http2's server for the listeners (the fallback, PILOTFISH_DOWNSTREAM_H2=node), configured from
  * the connection manager's limits, with StreamAdmission doing Envoy's max_requests_per_io_cycle.
  */
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
+import { nodeHttp2 } from "../common/lazy-require.js";
 import type { HttpConnectionManagerConfig } from "../config/model.js";
 import { MAX_STREAMS_PER_TURN, StreamAdmission, type StreamStarter } from "./stream-admission.js";
 
 /** A server that routes admitted streams through `route`; `dropped` counts streams reset before their turn. */
 export function nodeH2Server(hcm: HttpConnectionManagerConfig, route: StreamStarter, dropped: () => void): http2.Http2Server {
-  const server = http2.createServer({
+  const server = nodeHttp2().createServer({
     maxSessionMemory: 64,
     maxHeaderListPairs: hcm.maxHeadersCount + 8,
     maxHeaderSize: hcm.maxRequestHeadersKb * 1024,

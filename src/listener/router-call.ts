@@ -10,7 +10,6 @@
  * (no closures per attempt), and events from an abandoned attempt are ignored by identity. Our own
  * HTTP/2 streams (both halves) skip listeners altogether: they call the RouterCall as their sink.
  */
-import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import type { RouteAction } from "../config/model.js";
@@ -33,6 +32,7 @@ import { RawH2ServerStream, type RawH2ServerStreamSink } from "./raw-h2/raw-h2-s
 import { RawH2Stream, type RawH2StreamSink } from "../upstream/raw-h2/raw-h2-stream.js";
 import { Grpc, ResponseFlag } from "./response-flags.js";
 import { peerIdentity, type PeerIdentity } from "../security/peer-identity.js";
+import { nodeCrypto } from "../common/lazy-require.js";
 
 const NGHTTP2_NO_ERROR = 0;
 const NGHTTP2_INTERNAL_ERROR = 2;
@@ -791,11 +791,18 @@ export class RouterCall implements PoolWaiter, FilterRequest, RawH2StreamSink, R
     if (out[":scheme"] === undefined) out[":scheme"] = "http";
     if (out[":method"] === undefined) out[":method"] = "GET";
     out["x-forwarded-proto"] = this.cm.tls ? "https" : "http";
-    if (this.cm.config.generateRequestId && src["x-request-id"] === undefined) out["x-request-id"] = randomUUID();
+    if (this.cm.config.generateRequestId && src["x-request-id"] === undefined) out["x-request-id"] = requestId();
     const ops = this.route!.headerMutations.request;
     if (ops.length > 0) applyHeaderOps(ops, out);
     return out;
   }
+}
+
+let randomUuid: (() => string) | undefined;
+
+/** A random UUID for x-request-id; the first one loads node:crypto (lazy-require.ts). */
+function requestId(): string {
+  return (randomUuid ??= nodeCrypto().randomUUID)();
 }
 
 /** The downstream connection, for the peer's certificate identity. */

@@ -5,7 +5,7 @@
  * the request path (RBAC, access log, spans) pays for it only on a connection's first request.
  */
 import type { Socket } from "node:net";
-import { TLSSocket } from "node:tls";
+import type { TLSSocket } from "node:tls";
 
 /** A downstream peer's identity, from a certificate the listener verified. */
 export interface PeerIdentity {
@@ -26,12 +26,20 @@ const cache = new WeakMap<Socket, PeerIdentity | null>();
  * for TLS connections without an authorized client certificate.
  */
 export function peerIdentity(socket: Socket | null | undefined): PeerIdentity | undefined {
-  if (!(socket instanceof TLSSocket)) return undefined;
+  if (!isTlsSocket(socket)) return undefined;
   const hit = cache.get(socket);
   if (hit !== undefined) return hit ?? undefined;
   const id = socket.authorized ? fromCertificate(socket) : null;
   cache.set(socket, id);
   return id ?? undefined;
+}
+
+/**
+ * Whether a socket is a TLSSocket, without loading node:tls for an `instanceof` (lazy-require.ts):
+ * `encrypted` is true on every TLSSocket and absent on plain sockets.
+ */
+export function isTlsSocket(socket: Socket | null | undefined): socket is TLSSocket {
+  return (socket as Partial<TLSSocket> | null | undefined)?.encrypted === true;
 }
 
 function fromCertificate(socket: TLSSocket): PeerIdentity | null {

@@ -6,9 +6,9 @@
  * log an error naming the file. Sets are shared by file paths, so a certificate used by many
  * clusters is watched and parsed once.
  */
-import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, unwatchFile, watchFile, type Stats } from "node:fs";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
+import { nodeCrypto, nodeTls } from "../common/lazy-require.js";
 import { createLogger, type Logger } from "../common/logger.js";
 
 /** How often watched files are stat'ed, ms (`PILOTFISH_CERT_POLL_MS` overrides; default 1000). */
@@ -126,7 +126,7 @@ export class TlsMaterial {
     try {
       if (certFile !== undefined) {
         cert = readFileSync(certFile);
-        serial = new X509Certificate(cert).serialNumber;
+        serial = new (nodeCrypto().X509Certificate)(cert).serialNumber;
       }
     } catch (err) {
       return `${certFile}: not a PEM certificate: ${(err as Error).message}`;
@@ -134,7 +134,7 @@ export class TlsMaterial {
     try {
       if (keyFile !== undefined) {
         key = readFileSync(keyFile);
-        createPrivateKey(key);
+        nodeCrypto().createPrivateKey(key);
       }
     } catch (err) {
       return `${keyFile}: not a PEM private key: ${(err as Error).message}`;
@@ -142,13 +142,13 @@ export class TlsMaterial {
     try {
       if (caFile !== undefined) {
         ca = readFileSync(caFile);
-        new X509Certificate(ca);
+        new (nodeCrypto().X509Certificate)(ca);
       }
     } catch (err) {
       return `${caFile}: not a PEM CA certificate: ${(err as Error).message}`;
     }
     try {
-      const context = tls.createSecureContext({ cert, key, ca });
+      const context = nodeTls().createSecureContext({ cert, key, ca });
       return { cert, key, ca, context, serial };
     } catch (err) {
       return `${keyFile ?? certFile ?? caFile}: ${(err as Error).message} (certificate ${certFile} and key ${keyFile} do not belong together?)`;

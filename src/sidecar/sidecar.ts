@@ -20,6 +20,7 @@ import { TypeUrl } from "../xds/type-urls.js";
 import { DynamicConfig, type ListenerHost } from "./dynamic-config.js";
 import { configDump } from "./config-dump.js";
 import { shrinkHeap } from "./heap-shrinker.js";
+import { startOptimizingCompilers } from "./optimizing-compilers.js";
 
 /** Where a started sidecar listens. */
 export interface SidecarPorts {
@@ -91,6 +92,7 @@ export class Sidecar implements ListenerHost {
     this.startAds();
     // The startup garbage (decoded config, compiled modules) back to the system before any request.
     shrinkHeap(this.stats.counter("server.heap_shrinks"));
+    startOptimizingCompilers(this.stats.counter("server.optimizing_compilers_started"));
     return { admin, listeners: ports };
   }
 

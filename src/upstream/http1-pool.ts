@@ -12,7 +12,7 @@ import type { Host } from "./host.js";
 import type { PoolWaiter, UpstreamPool, UpstreamStream } from "./upstream-pool.js";
 import type { ClusterStats } from "./cluster-stats.js";
 import { isTlsHandshakeError, type UpstreamTls } from "./upstream-tls.js";
-import { TLSSocket } from "node:tls";
+import { isTlsSocket } from "../security/peer-identity.js";
 
 const H1_ALPN = ["http/1.1"];
 
@@ -37,7 +37,7 @@ class Http1Stream extends EventEmitter implements UpstreamStream {
       // A TLS connection is usable only once its handshake (and our verification) is done.
       // A reused keep-alive socket is ready; a new one is, once connected (TLS: handshaken and verified).
       if (!sock.connecting) onConnect(true);
-      else sock.once(sock instanceof TLSSocket ? "secureConnect" : "connect", () => onConnect(true));
+      else sock.once(isTlsSocket(sock) ? "secureConnect" : "connect", () => onConnect(true));
     });
     req.on("response", (res: HttpIncomingMessage) => {
       this.gotResponse = true;

@@ -4,9 +4,9 @@
  * file only plugs ClientHttp2Session into it. A stream finds its session through a symbol tag read
  * by one shared 'close' listener (no closure per stream).
  */
-import * as http2 from "node:http2";
 import type * as net from "node:net";
 import type { ClientHttp2Session, ClientHttp2Stream, OutgoingHttpHeaders } from "node:http2";
+import { nodeHttp2 } from "../common/lazy-require.js";
 import { MultiplexedPool, type PooledConnection } from "./multiplexed-pool.js";
 
 type Pooled = PooledConnection<ClientHttp2Session>;
@@ -23,7 +23,7 @@ function onPooledStreamClose(this: TaggedStream): void {
 export class Http2Pool extends MultiplexedPool<ClientHttp2Session> {
   protected dial(socket: net.Socket): ClientHttp2Session {
     const h2 = this.cluster.http2;
-    return http2.connect(`${this.tls ? "https" : "http"}://${this.host.key}`, {
+    return nodeHttp2().connect(`${this.tls ? "https" : "http"}://${this.host.key}`, {
       createConnection: () => socket,
       settings: { enablePush: false, initialWindowSize: h2.initialStreamWindowSize },
       maxSessionMemory: 64,

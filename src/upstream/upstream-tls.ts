@@ -6,9 +6,9 @@
  * chain is checked; without trusted_ca nothing is). Outcomes land in `cluster.<name>.ssl.*`.
  */
 import type * as grpc from "@grpc/grpc-js";
-import { grpcJs } from "../common/lazy-require.js";
+import { grpcJs, nodeTls } from "../common/lazy-require.js";
 import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
 import type { UpstreamTlsConfig } from "../config/model.js";
 import { compileSanCheck, parseSans, type SanCheck } from "../security/san-match.js";
 import { TlsMaterial } from "../security/tls-material.js";
@@ -88,7 +88,7 @@ export class UpstreamTls {
   connect(host: string, port: number, alpn: readonly string[]): tls.TLSSocket {
     const cfg = this.config;
     const current = this.material.current;
-    const sock = tls.connect({
+    const sock = nodeTls().connect({
       host,
       port,
       secureContext: current?.context,

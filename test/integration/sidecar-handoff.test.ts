@@ -3,7 +3,8 @@
  * (src/cli/sidecar-handoff.ts): it never loads the YAML parser, the reflected proto schema (protobufjs)
  * or the CLI parser, and neither do its workers. Which modules a process loaded is recorded by a loader
  * hook passed in NODE_OPTIONS (kept across the re-exec, inherited by forked workers), written when the
- * process exits.
+ * process exits, with node's own modules from `process.moduleLoadList`. A plaintext sidecar does not
+ * load node:tls or node:http2 either (src/common/lazy-require.ts).
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -22,7 +23,10 @@ import { registerHooks } from "node:module";
 import { writeFileSync } from "node:fs";
 const urls = [];
 registerHooks({ load(url, ctx, next) { urls.push(url); return next(url, ctx); } });
-process.on("exit", () => writeFileSync(process.env.PF_MODULES_DIR + "/" + process.pid + ".txt", urls.join("\\n")));
+process.on("exit", () => {
+  for (const m of process.moduleLoadList) if (m.startsWith("NativeModule ")) urls.push("builtin:" + m.slice(13));
+  writeFileSync(process.env.PF_MODULES_DIR + "/" + process.pid + ".txt", urls.join("\\n"));
+});
 `;
 
 /** Library code a serving sidecar must not load (each path part names a package or our CLI parser). */
@@ -66,7 +70,7 @@ void describe("the bootstrap handed to the serving process", { timeout: 120_000 
     assert.equal(res.headers[":status"], 200);
   }
 
-  void it("serves from the handed-over bootstrap without loading the YAML, schema or CLI libraries", async () => {
+  void it("serves from the handed-over bootstrap without loading the YAML, schema or CLI libraries (nor, in plaintext, node:tls or node:http2)", async () => {
     const sc = await startSidecar(yaml(), { env });
     await serves(sc.port("outbound"));
     await sc.stop();
@@ -75,6 +79,8 @@ void describe("the bootstrap handed to the serving process", { timeout: 120_000 
     assert.ok(mine !== undefined && mine.length > 0, `no module list from the sidecar (pid ${sc.pid}): ${[...loaded.keys()].join(", ")}`);
     assert.ok(mine.some((u) => u.includes("/src/sidecar/sidecar.ts")), "the list is the serving process's");
     for (const part of PARSE_ONLY) assert.deepEqual(mine.filter((u) => u.includes(part)), [], `the serving sidecar loaded ${part}`);
+    assert.ok(mine.includes("builtin:net"), "the list has node's own modules");
+    for (const lazy of ["builtin:tls", "builtin:http2"]) assert.ok(!mine.includes(lazy), `a plaintext sidecar loaded ${lazy.slice(8)}`);
   });
 
   void it("its workers start from it too (--concurrency 2)", async () => {

@@ -10,12 +10,12 @@
  * SANs, then the subject, as Envoy).
  */
 import { BlockList } from "node:net";
-import { TLSSocket } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import type { FieldError } from "../../common/errors.js";
 import type { HeaderMatcherConfig } from "../../config/model.js";
 import type { CidrRangeConfig, RbacPermission, RbacPrincipal, RbacRulesConfig, StringMatcherConfig } from "../../config/policy-model.js";
 import { CompiledHeaderMatcher, compileFullMatch, pathEnd } from "../../router/route-match.js";
-import { peerIdentity } from "../../security/peer-identity.js";
+import { isTlsSocket, peerIdentity } from "../../security/peer-identity.js";
 import type { FilterRequest } from "../http-filter.js";
 import { CompiledStringMatcher } from "../string-matcher.js";
 
@@ -104,7 +104,7 @@ class ServerNameRule implements Matcher {
   constructor(private readonly matcher: CompiledStringMatcher) {}
   matches(req: FilterRequest): boolean {
     const s = req.downstreamSocket;
-    const sni = s instanceof TLSSocket ? (s as TLSSocket & { servername?: string | false }).servername : undefined;
+    const sni = isTlsSocket(s) ? (s as TLSSocket & { servername?: string | false }).servername : undefined;
     return this.matcher.matches(typeof sni === "string" ? sni : "");
   }
 }
