@@ -890,7 +890,8 @@ function targetsTable(results: Results): string[] {
     const cell = (t: TargetId): string => {
       const rs = (idleResults[t] ?? []).filter((r) => r.ok);
       if (!ok(t, "E") || !rs.length) return ok(t, "E") ? "failed" : "–";
-      return `+${f1(median(rs.map((r) => (r.rssHeld ?? NaN) - (r.rssBefore ?? NaN))))} MiB, ${f1(median(rs.map((r) => r.proxyCpu ?? NaN)))} %`;
+      const added = median(rs.map((r) => (r.rssHeld ?? NaN) - (r.rssBefore ?? NaN)));
+      return `${Number.isFinite(added) && added < 0 ? "−" : "+"}${f1(Math.abs(added))} MiB, ${f1(median(rs.map((r) => r.proxyCpu ?? NaN)))} %`;
     };
     L.push(row(`${IDLE_STREAMS} idle streams held: RSS added / proxy CPU while idle`, cell, "none set", "–"));
   }

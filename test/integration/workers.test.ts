@@ -85,6 +85,8 @@ void describe("worker processes (--concurrency 2)", { timeout: 120_000 }, () => 
     assert.equal((await stats("?worker=0")).get("http.outbound.downstream_rq_total"), w0);
     assert.equal((await stats("?worker=1")).get("http.outbound.downstream_rq_total"), w1);
     assert.equal(s.get("server.concurrency"), 2);
+    // Each worker started without the optimizing compilers and turned them on once ready.
+    assert.equal(s.get("server.optimizing_compilers_started"), 2);
   });
 
   void it("/clusters merges the host's counters; /ready is LIVE", async () => {
