@@ -21,6 +21,7 @@ import { DynamicConfig, type ListenerHost } from "./dynamic-config.js";
 import { configDump } from "./config-dump.js";
 import { shrinkHeap } from "./heap-shrinker.js";
 import { startOptimizingCompilers } from "./optimizing-compilers.js";
+import { addMemoryGauges } from "../stats/memory-stats.js";
 
 /** Where a started sidecar listens. */
 export interface SidecarPorts {
@@ -61,6 +62,7 @@ export class Sidecar implements ListenerHost {
     private readonly random: Random = systemRandom,
     private readonly options: SidecarOptions = {},
   ) {
+    addMemoryGauges(this.stats);
     this.clusters = new ClusterManager(this.stats, random);
     // Before any listener: connection managers take their tracer and access log from it.
     this.telemetry = new Telemetry(bootstrap.node, this.stats);

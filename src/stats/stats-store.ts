@@ -79,6 +79,19 @@ export class StatsStore {
   private readonly counters = new Map<string, Counter>();
   private readonly gauges = new Map<string, Gauge>();
   private readonly histograms = new Map<string, Histogram>();
+  private readonly refreshers: (() => void)[] = [];
+
+  /**
+   * Registers `update`, run before every read of the store (render, snapshot): for gauges that sample
+   * something outside the request path (process memory) instead of being kept current by it.
+   */
+  onRead(update: () => void): void {
+    this.refreshers.push(update);
+  }
+
+  private refresh(): void {
+    for (const update of this.refreshers) update();
+  }
 
   /** Returns the counter with this full name, creating it on first use. */
   counter(name: string): Counter {
@@ -112,6 +125,7 @@ export class StatsStore {
 
   /** Every stat's current value, for another process to sum (workers → primary's admin). */
   snapshot(): StatsSnapshot {
+    this.refresh();
     return {
       counters: [...this.counters.values()].map((c) => [c.name, c.value]),
       gauges: [...this.gauges.values()].map((g) => [g.name, g.value]),
@@ -133,6 +147,7 @@ export class StatsStore {
 
   /** Envoy's `/stats` text: `name: value`, sorted; `filter` is a regex on the name. */
   renderText(filter?: RegExp): string {
+    this.refresh();
     const lines: string[] = [];
     for (const s of [...this.counters.values(), ...this.gauges.values()]) {
       if (filter && !filter.test(s.name)) continue;
@@ -149,6 +164,7 @@ export class StatsStore {
 
   /** JSON for `/stats?format=json`, as Envoy: `{stats: [{name, value}]}`. */
   renderJson(): { stats: { name: string; value: number }[] } {
+    this.refresh();
     const stats = [...this.counters.values(), ...this.gauges.values()]
       .map((s) => ({ name: s.name, value: s.value }))
       .sort((a, b) => a.name.localeCompare(b.name));
@@ -161,6 +177,7 @@ export class StatsStore {
    * `envoy_http_<stat>{envoy_http_conn_manager_prefix="<prefix>"}`; other names are flattened.
    */
   renderPrometheus(): string {
+    this.refresh();
     const families = new Map<string, { type: string; samples: string[] }>();
     const add = (name: string, value: number, type: string): void => {
       const { metric, labels } = promName(name);

@@ -1,9 +1,10 @@
 /**
- * The sidecar's admin server: /ready, /clusters?format=json, /stats counters (Envoy names), and that the
- * other documented endpoints answer.
+ * The sidecar's admin server: /ready, /clusters?format=json, /stats counters (Envoy names), the memory
+ * gauges against the process's /proc figures, and that the other documented endpoints answer.
  */
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { describeStatus, unary } from "../helpers/grpc-client.js";
 import { startEchoStack, type EchoStack } from "../helpers/stack.js";
@@ -80,6 +81,19 @@ void describe("admin endpoints", { timeout: 60_000 }, () => {
         `${e instanceof Error ? e.message : String(e)}: ${names.map((n) => `${n} ${before.get(n)} -> ${last.get(n)}`).join(", ")}`,
       );
     });
+  });
+
+  void it("GET /stats: server.memory_physical_size is the sidecar process's RSS; heap size and allocated bytes below it", { timeout: 10_000 }, async () => {
+    const s = await stats();
+    const vmRssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${stack.sidecar.pid}/status`, "utf8"))![1]);
+    const rss = s.get("server.memory_physical_size")!;
+    assert.ok(Math.abs(rss - vmRssKiB * 1024) < 8 * 1024 * 1024, `memory_physical_size ${rss} vs VmRSS ${vmRssKiB} KiB of pid ${stack.sidecar.pid}`);
+    for (const g of ["server.memory_heap_size", "server.memory_allocated"]) {
+      const v = s.get(g)!;
+      assert.ok(v > 1024 * 1024 && v < rss, `${g} ${v} (rss ${rss})`);
+    }
+    const prom = await http1Request({ port: admin, path: "/stats/prometheus" });
+    assert.match(prom.body, /^# TYPE envoy_server_memory_physical_size gauge\nenvoy_server_memory_physical_size \d+$/m);
   });
 
   void it("GET /stats/prometheus, GET /config_dump, POST /healthcheck/fail|ok answer", { timeout: 10_000 }, async () => {
