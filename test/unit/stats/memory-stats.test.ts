@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { addMemoryGauges } from "../../../src/stats/memory-stats.js";
 import { StatsStore } from "../../../src/stats/stats-store.js";
 
-test("an onRead update runs before every render and snapshot, so a sampled gauge is current in each", () => {
+void test("an onRead update runs before every render and snapshot, so a sampled gauge is current in each", () => {
   const store = new StatsStore();
   const g = store.gauge("server.sampled");
   let reads = 0;
@@ -19,7 +19,7 @@ test("an onRead update runs before every render and snapshot, so a sampled gauge
   assert.deepEqual(store.snapshot().gauges, [["server.sampled", 4]]);
 });
 
-test("the memory gauges hold this process's RSS, V8 heap size and allocated bytes when read", () => {
+void test("the memory gauges hold this process's RSS, V8 heap size and allocated bytes when read", () => {
   const store = new StatsStore();
   addMemoryGauges(store);
   const values = new Map(store.renderJson().stats.map((s) => [s.name, s.value]));
