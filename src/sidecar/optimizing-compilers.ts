@@ -15,12 +15,13 @@ import type { Counter } from "../stats/stats-store.js";
 
 /**
  * Turns Maglev and Turbofan on when the CLI deferred them for this process (it sets
- * DEFERRED_COMPILERS_ENV); counts it in `started` if given (a worker primary has no stats). Anything else (in-process sidecars, flags chosen with
- * PILOTFISH_NODE_FLAGS) is left as it is.
+ * DEFERRED_COMPILERS_ENV and STARTUP_NODE_FLAGS); counts it in `started` if given (a worker primary
+ * has no stats). Anything else (in-process sidecars, flags chosen with PILOTFISH_NODE_FLAGS) is left
+ * as it is.
  */
-export function startOptimizingCompilers(started: Counter | undefined, env: NodeJS.ProcessEnv = process.env, execArgv: readonly string[] = process.execArgv): void {
-  if (env[DEFERRED_COMPILERS_ENV] !== "1") return;
-  if (!STARTUP_NODE_FLAGS.every((f) => execArgv.includes(f))) return;
+export function startOptimizingCompilers(started: Counter | undefined): void {
+  if (process.env[DEFERRED_COMPILERS_ENV] !== "1") return;
+  if (!STARTUP_NODE_FLAGS.every((f) => process.execArgv.includes(f))) return;
   setFlagsFromString("--maglev");
   setFlagsFromString("--turbofan");
   started?.inc();
