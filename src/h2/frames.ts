@@ -73,6 +73,11 @@ export class FrameWriter {
   /** Set once a payload was taken by reference: the turn's output, in order, before `buf`'s bytes. */
   private parts: Buffer[] | null = null;
   private partsBytes = 0;
+  /**
+   * Changes whenever bytes already written stop being where they were (the turn was taken, or `buf`
+   * was replaced): a frame header recorded at an epoch may be amended while the epoch is unchanged.
+   */
+  epoch = 0;
 
   /**
    * `initial` bytes to start with; the buffer doubles as a turn needs. A server holds one writer per
@@ -94,6 +99,7 @@ export class FrameWriter {
     let size = this.buf.length * 2;
     while (size < used + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
+    this.epoch++;
     this.buf.copy(next, 0, this.segStart, this.len);
     this.buf = next;
     this.len = used;
@@ -134,6 +140,16 @@ export class FrameWriter {
     this.partsBytes += end - start;
   }
 
+  /**
+   * Sets END_STREAM on the DATA frame whose header was written at `pos` (recorded at `epoch`); false
+   * when that frame is no longer this turn's bytes in `buf`, and the caller sends an empty one instead.
+   */
+  endStreamAt(pos: number, epoch: number): boolean {
+    if (epoch !== this.epoch) return false;
+    this.buf[pos + 4] |= Flag.END_STREAM;
+    return true;
+  }
+
   u32(v: number): void {
     this.ensure(4);
     this.buf.writeUInt32BE(v >>> 0, this.len);
@@ -163,6 +179,7 @@ export class FrameWriter {
     this.segStart = 0;
     this.parts = null;
     this.partsBytes = 0;
+    this.epoch++;
     return out;
   }
 
@@ -177,6 +194,7 @@ export class FrameWriter {
 
   /** Drops everything queued (the connection is gone). */
   clear(): void {
+    this.epoch++;
     this.len = 0;
     this.segStart = 0;
     this.parts = null;

@@ -4,7 +4,7 @@
  * 'drain' backpressure from both the windows and the socket's buffer. The client's RawH2Connection and
  * the server's RawH2ServerConnection extend this through the receive half (receive-flow.ts).
  */
-import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FrameType, MAX_WINDOW, Setting } from "./frames.js";
+import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorCode, Flag, FRAME_HEADER, FrameType, MAX_WINDOW, Setting } from "./frames.js";
 import { FrameConnection } from "./frame-connection.js";
 import { StreamTable } from "./stream-table.js";
 
@@ -23,6 +23,9 @@ export interface SendStream {
   localEnded: boolean;
   /** END_STREAM is on the wire. */
   endSent: boolean;
+  /** Where this stream's latest DATA frame header went in the writer, and the writer's epoch then (-1: none). */
+  lastDataPos: number;
+  lastDataEpoch: number;
   /** The body ends in trailers: END_STREAM is not put on the last DATA frame (see bodySent). */
   endsWithTrailers: boolean;
   /** write() returned false; 'drain' is owed. */
@@ -140,8 +143,12 @@ export abstract class SendFlowConnection<S extends SendStream> extends FrameConn
   endData(s: S): void {
     if (s.sendQueue.length > 0 || this.streams.get(s.id) !== s) return;
     if (s.endsWithTrailers) return this.bodySent(s);
-    this.out.header(0, FrameType.DATA, Flag.END_STREAM, s.id);
-    this.scheduleFlush();
+    // A body whose last frame has not left yet (end() right after the last write(), the usual case)
+    // ends on that frame: the peer gets one DATA frame, not a second, empty one to parse.
+    if (!this.out.endStreamAt(s.lastDataPos, s.lastDataEpoch)) {
+      this.out.header(0, FrameType.DATA, Flag.END_STREAM, s.id);
+      this.scheduleFlush();
+    }
     this.sentEnd(s);
   }
 
@@ -158,6 +165,8 @@ export abstract class SendFlowConnection<S extends SendStream> extends FrameConn
       if (n <= 0) break;
       const last = endAtLast && off + n === len;
       this.out.header(n, FrameType.DATA, last ? Flag.END_STREAM : 0, s.id);
+      s.lastDataPos = this.out.len - FRAME_HEADER;
+      s.lastDataEpoch = this.out.epoch;
       if (n >= REF_MIN_BYTES) this.out.ref(chunk, off, off + n);
       else this.out.bytes(chunk, off, off + n);
       off += n;

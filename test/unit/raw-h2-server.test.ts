@@ -239,6 +239,23 @@ void describe("raw HTTP/2 server connection", { timeout: 30_000 }, () => {
     }
   });
 
+  void it("a response body ended right after its last write goes out as one DATA frame carrying END_STREAM", async () => {
+    const t = await serve((s) => {
+      s.respond({ ":status": 200 }, false, false);
+      s.write(Buffer.from("hello"));
+      s.end();
+    });
+    const c = await f.RawH2.connect(t.port);
+    try {
+      c.write(f.headers(1, GET("/"), { endStream: true }));
+      await until("END_STREAM", 5000, () => framesOf(c, f.FrameType.DATA, 1).some((fr) => (fr.flags & f.Flag.END_STREAM) !== 0));
+      const data = framesOf(c, f.FrameType.DATA, 1).map((fr) => [fr.payload.toString(), (fr.flags & f.Flag.END_STREAM) !== 0]);
+      assert.deepEqual(data, [["hello", true]]);
+    } finally {
+      c.destroy();
+    }
+  });
+
   void it("malformed requests are reset with PROTOCOL_ERROR and never start", async () => {
     const t = await serve((s) => s.respond({ ":status": 200 }, true, false));
     const c = await f.RawH2.connect(t.port);

@@ -36,6 +36,8 @@ export class RawH2ServerStream extends InboxStream<RawH2ServerConnection> implem
   sendWindow = 0;
   sendQueue: Buffer[] = [];
   sendOffset = 0;
+  lastDataPos = 0;
+  lastDataEpoch = -1;
   localEnded = false;
   endSent = false;
   /** Responded with waitForTrailers: the body ends in 'wantTrailers', then sendTrailers(). */

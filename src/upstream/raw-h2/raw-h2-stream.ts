@@ -43,6 +43,8 @@ export class RawH2Stream extends InboxStream<RawH2Connection> implements Upstrea
   /** Chunks accepted by write() that no window had room for yet; the first starts at `sendOffset`. */
   sendQueue: Buffer[] = [];
   sendOffset = 0;
+  lastDataPos = 0;
+  lastDataEpoch = -1;
   /** end() was called (END_STREAM goes out with the last queued chunk). */
   localEnded = false;
   /** END_STREAM is on the wire. */
